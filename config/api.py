@@ -1,0 +1,32 @@
+"""The JSON API: one NinjaAPI under /api/v1, one router per app (DESIGN §5a)."""
+
+from ninja import NinjaAPI
+
+from ketapath.accounts.api import router as accounts_router
+from ketapath.accounts.api_auth import API_AUTH
+from ketapath.audit.api import router as audit_router
+from ketapath.clinics.api import router as clinics_router
+from ketapath.core.api import JSONRenderer, install_error_handlers
+from ketapath.core.health import router as health_router
+from ketapath.patients.api import router as patients_router
+
+api = NinjaAPI(
+    title="Ketapath API",
+    version="1",
+    description=(
+        "Clinical platform API. Authenticate with the session cookie (and CSRF token) or "
+        "`Authorization: Bearer <token>` from POST /api/v1/auth/token. Lists take `page` and "
+        "`page_size` and answer `{items, count}`; errors answer `{detail, code, errors}`."
+    ),
+    auth=API_AUTH,
+    renderer=JSONRenderer(),
+    urls_namespace="api",
+    docs_url="/docs",
+)
+install_error_handlers(api)
+
+api.add_router("/", health_router, tags=["health"])
+api.add_router("/auth", accounts_router, tags=["auth"])
+api.add_router("/clinics", clinics_router, tags=["clinics"])
+api.add_router("/patients", patients_router, tags=["patients"])
+api.add_router("/audit", audit_router, tags=["audit"])

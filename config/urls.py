@@ -1,0 +1,16 @@
+"""Top-level URLs: pages per app, the JSON API under /api/v1, Django's admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+
+urlpatterns = [
+    path("", include("ketapath.chart.urls")),
+    path("accounts/", include("ketapath.accounts.urls")),
+    path("clinic/", include("ketapath.clinics.urls")),
+    path("patients/", include("ketapath.patients.urls")),
+    path("audit/", include("ketapath.audit.urls")),
+    path("api/v1/", api.urls),
+    path("django-admin/", admin.site.urls),
+]

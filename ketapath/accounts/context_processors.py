@@ -1,0 +1,34 @@
+"""Template context for the base layout: the site switcher and the task navigation."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from ketapath.accounts.permissions import clinic_ids_for, user_can_anywhere
+from ketapath.core.capabilities import Capability
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from ketapath.clinics.models import Clinic
+
+    clinics = list(Clinic.objects.filter(id__in=clinic_ids_for(user)).order_by("name"))
+    current = next((c for c in clinics if c.id == getattr(request, "clinic_id", None)), None)
+    items: list[tuple[str, str]] = [("Today", reverse("chart:today"))]
+    if user_can_anywhere(user, Capability.PATIENT_READ):
+        items.append(("Patients", reverse("patients:list")))
+    if user_can_anywhere(user, Capability.STAFF_MANAGE):
+        items.append(("Admin", reverse("clinics:admin")))
+    if user_can_anywhere(user, Capability.POLICY_WRITE):
+        items.append(("Clinic policy", reverse("clinics:policy")))
+    if user_can_anywhere(user, Capability.AUDIT_READ):
+        items.append(("Audit trail", reverse("audit:events")))
+    path = request.path
+    nav = [
+        {"label": label, "url": url, "current": path == url or (url != "/" and path.startswith(url))}
+        for label, url in items
+    ]
+    return {"nav_items": nav, "user_clinics": clinics, "current_clinic": current}

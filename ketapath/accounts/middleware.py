@@ -1,0 +1,65 @@
+"""Session timeouts and the clinic site the user is working at."""
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+
+from ketapath.accounts.permissions import clinic_ids_for
+
+MESSAGE_IDLE = "You were signed out after {minutes} minutes without activity."
+MESSAGE_ABSOLUTE = "Your session reached its {hours}-hour limit; please sign in again."
+SESSION_LAST_SEEN = "ketapath_last_seen"
+SESSION_STARTED = "ketapath_started"
+SESSION_CLINIC = "ketapath_clinic"
+
+
+class SessionTimeoutMiddleware:
+    """Ends a session idle for SESSION_IDLE_MINUTES or older than SESSION_ABSOLUTE_HOURS."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and SESSION_STARTED in request.session:
+            now = time.time()
+            idle = now - request.session.get(SESSION_LAST_SEEN, now)
+            age = now - request.session[SESSION_STARTED]
+            message = None
+            if idle > settings.SESSION_IDLE_MINUTES * 60:
+                message = MESSAGE_IDLE.format(minutes=settings.SESSION_IDLE_MINUTES)
+            elif age > settings.SESSION_ABSOLUTE_HOURS * 3600:
+                message = MESSAGE_ABSOLUTE.format(hours=settings.SESSION_ABSOLUTE_HOURS)
+            if message:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)
+                messages.info(request, message)
+                return redirect_to_login(request.get_full_path())
+            request.session[SESSION_LAST_SEEN] = now
+        return self.get_response(request)
+
+
+class CurrentClinicMiddleware:
+    """Sets ``request.clinic_id``: the site chosen in the switcher, else the user's first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.clinic_id = None  # type: ignore[attr-defined]
+        if request.user.is_authenticated and hasattr(request, "session"):
+            allowed = clinic_ids_for(request.user)
+            chosen = request.session.get(SESSION_CLINIC)
+            if chosen and any(str(c) == chosen for c in allowed):
+                request.clinic_id = next(c for c in allowed if str(c) == chosen)  # type: ignore[attr-defined]
+            elif allowed:
+                from ketapath.clinics.models import Clinic
+
+                first = Clinic.objects.filter(id__in=allowed).order_by("name").first()
+                request.clinic_id = first.id if first else None  # type: ignore[attr-defined]
+        return self.get_response(request)

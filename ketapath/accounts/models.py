@@ -1,0 +1,143 @@
+"""Staff users, their roles per clinic site, credentials, and API tokens."""
+
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from ketapath.clinics.models import Clinic
+from ketapath.core.models import BaseModel
+from ketapath.core.validators import validate_dea_number, validate_npi
+
+if TYPE_CHECKING:
+    from ketapath.core.capabilities import Capability
+
+MESSAGE_STATE = "Use the two-letter state code, e.g. CO."
+
+
+class Role(models.TextChoices):
+    MEDICAL_DIRECTOR = "medical_director", "Medical director"
+    PRESCRIBER = "prescriber", "Prescriber"
+    NURSE = "nurse", "Nurse"
+    THERAPIST = "therapist", "Therapist"
+    FRONT_DESK = "front_desk", "Front desk"
+    BILLER = "biller", "Biller"
+    PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+
+class LicenceType(models.TextChoices):
+    MD = "MD", "MD"
+    DO = "DO", "DO"
+    NP = "NP", "Nurse practitioner"
+    PA = "PA", "Physician assistant"
+    RN = "RN", "Registered nurse"
+    LPN = "LPN", "Licensed practical nurse"
+    PSYD = "PsyD", "PsyD"
+    PHD = "PhD", "PhD (psychology)"
+    LCSW = "LCSW", "LCSW"
+    LPC = "LPC", "LPC"
+    LMFT = "LMFT", "LMFT"
+
+
+class User(AbstractUser):
+    """A staff member. Patients are not users; they reach the portal through links."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(
+        max_length=40, blank=True, help_text="How the name is shown, e.g. 'MD' or 'RN'."
+    )
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[validate_npi])
+    licence_type = models.CharField(max_length=8, choices=LicenceType.choices, blank=True)
+    licence_number = models.CharField(max_length=40, blank=True)
+    licence_state = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", MESSAGE_STATE)],
+    )
+    licence_expires = models.DateField(null=True, blank=True)
+    dea_number = models.CharField(
+        "DEA number", max_length=9, blank=True, validators=[validate_dea_number]
+    )
+    dea_expires = models.DateField("DEA expiry", null=True, blank=True)
+    acls_expires = models.DateField("ACLS expiry", null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = self.get_full_name() or self.username
+        return f"{name}, {self.title}" if self.title else name
+
+    def has_licence_on(self, day: date) -> bool:
+        return bool(self.licence_number) and (
+            self.licence_expires is None or self.licence_expires >= day
+        )
+
+    def has_dea_on(self, day: date) -> bool:
+        return bool(self.dea_number) and self.dea_expires is not None and self.dea_expires >= day
+
+    def has_acls_on(self, day: date) -> bool:
+        return self.acls_expires is not None and self.acls_expires >= day
+
+    # Permission checks used across apps by duck typing (lower apps cannot import this one).
+    def can(self, capability: "Capability", clinic_id: uuid.UUID | None) -> bool:
+        from ketapath.accounts.permissions import user_can
+
+        return user_can(self, capability, clinic_id)
+
+    def can_anywhere(self, capability: "Capability") -> bool:
+        from ketapath.accounts.permissions import user_can_anywhere
+
+        return user_can_anywhere(self, capability)
+
+    def roles_at(self, clinic_id: uuid.UUID | None) -> list[str]:
+        from ketapath.accounts.permissions import roles_at
+
+        return roles_at(self, clinic_id)
+
+
+class Membership(BaseModel):
+    """A role held by a user at one clinic site; a user may hold several."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic__name", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "clinic", "role"], name="membership_unique_role"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class ApiToken(BaseModel):
+    """A bearer token for the API. Only its SHA-256 hash is stored; it expires and can be revoked."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("created_at")),
+                name="token_revoked_after_created",
+            )
+        ]

@@ -1,0 +1,178 @@
+"""Organisations, their clinic sites, hours, closures, rooms, and each site's policy."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from ketapath.core.models import BaseModel
+from ketapath.core.validators import validate_dea_number, validate_phone, validate_time_zone
+
+MESSAGE_MRN_PREFIX = "The MRN prefix is 1 to 6 capital letters."
+MESSAGE_HOURS_ORDER = "Closing time must be after opening time."
+MESSAGE_CLOSURE_ORDER = "The last day of a closure cannot be before its first day."
+MESSAGE_STATE = "Use the two-letter state code, e.g. CO."
+
+
+class Organization(BaseModel):
+    name = models.CharField(max_length=200, unique=True)
+    mrn_prefix = models.CharField(
+        "MRN prefix",
+        max_length=6,
+        validators=[RegexValidator(r"^[A-Z]{1,6}$", MESSAGE_MRN_PREFIX)],
+    )
+    mrn_next = models.PositiveIntegerField("next MRN number", default=1)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Clinic(BaseModel):
+    """A clinic site: its own time zone, hours, rooms and staff."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="clinics")
+    name = models.CharField(max_length=120)
+    address_line1 = models.CharField("address", max_length=200)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(
+        max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", MESSAGE_STATE)]
+    )
+    postal_code = models.CharField(
+        "ZIP code",
+        max_length=10,
+        validators=[RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code: 5 digits or ZIP+4.")],
+    )
+    phone = models.CharField(max_length=20, validators=[validate_phone])
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. America/Denver"
+    )
+    dea_registration = models.CharField(
+        "DEA registration number",
+        max_length=9,
+        blank=True,
+        validators=[validate_dea_number],
+        help_text="The site's DEA registration for its controlled-substance stock.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="clinic_unique_name_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpeningHours(BaseModel):
+    """One opening interval on a weekday (0 = Monday); a day may have several."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="hours_close_after_open"),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Closure(BaseModel):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    start_date = models.DateField("first day")
+    end_date = models.DateField("last day")
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")), name="closure_end_not_before_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_date}–{self.end_date} {self.reason}"
+
+
+class Room(BaseModel):
+    class Kind(models.TextChoices):
+        TREATMENT = "treatment", "Treatment"
+        CONSULT = "consult", "Consult"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=60)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TREATMENT)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="room_unique_name_per_clinic")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClinicPolicy(BaseModel):
+    """One version of a site's clinical thresholds and workflow rules.
+
+    Each change writes a new row with the next version number; the highest version is in
+    force. Every field defaults to its cited value (see each field's help text).
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="policies")
+    version = models.PositiveIntegerField()
+    treatment_consent_months = models.PositiveSmallIntegerField(
+        "treatment consent valid for (months)",
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(36)],
+        help_text="Months a signed ketamine-treatment consent stays valid. Default 12 (yearly "
+        "re-consent, the clinic's standard).",
+    )
+    contact_consent_months = models.PositiveSmallIntegerField(
+        "contact consent valid for (months)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+        help_text="Months an SMS/e-mail contact consent stays valid; empty means until withdrawn.",
+    )
+    change_reason = models.CharField(max_length=300, blank=True)
+    changed_by_id = models.UUIDField(null=True, blank=True)
+    changed_by_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["clinic", "-version"]
+        verbose_name_plural = "clinic policies"
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "version"], name="policy_unique_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="policy_version_positive"),
+        ]
+
+    # The fields a medical director edits; new issues append theirs here.
+    EDITABLE_FIELDS = ("treatment_consent_months", "contact_consent_months")
+
+    def __str__(self) -> str:
+        return f"{self.clinic} policy v{self.version}"
