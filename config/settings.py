@@ -173,6 +173,9 @@ X_FRAME_OPTIONS = "DENY"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# Clinic staff share one office address, so locking by IP would lock a whole site out;
+# the username lock is not bypassed by rotating user agents or cookies.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "ketapath.accounts.views.lockout_response"
 AXES_VERBOSE = False
