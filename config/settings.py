@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ketapath.accounts.context_processors.navigation",
             ],
+            "builtins": ["ketapath.core.templatetags.ketapath"],
         },
     },
 ]

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from ketapath.accounts.models import User
@@ -48,30 +48,38 @@ class MeOut(Schema):
 
 
 @router.post("/token", auth=None, response={200: TokenOut, 401: ErrorOut, 429: ErrorOut})
-def token_issue(request: HttpRequest, payload: TokenIn) -> tuple[int, dict[str, object]]:
+def token_issue(request: HttpRequest, payload: TokenIn) -> Status[dict[str, object]]:
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
         from ketapath.accounts.views import MESSAGE_LOCKED_OUT
 
-        audit(user=None, username=payload.username, action=Action.LOGIN_FAILED,
-              outcome=Outcome.DENIED, detail={"reason": "locked_out", "via": "api"})  # fmt: skip
-        raise ApplicationError(
-            MESSAGE_LOCKED_OUT.format(minutes=15), code="locked_out", status=429
+        audit(
+            user=None,
+            username=payload.username,
+            action=Action.LOGIN_FAILED,
+            outcome=Outcome.DENIED,
+            detail={"reason": "locked_out", "via": "api"},
         )
+        raise ApplicationError(MESSAGE_LOCKED_OUT.format(minutes=15), code="locked_out", status=429)
     if not isinstance(user, User) or not user.is_active:
-        audit(user=None, username=payload.username, action=Action.LOGIN_FAILED,
-              outcome=Outcome.DENIED, detail={"via": "api"})  # fmt: skip
+        audit(
+            user=None,
+            username=payload.username,
+            action=Action.LOGIN_FAILED,
+            outcome=Outcome.DENIED,
+            detail={"via": "api"},
+        )
         raise ApplicationError(MESSAGE_BAD_CREDENTIALS, code="invalid_credentials", status=401)
     raw, token = api_token_issue(user=user)
-    return 200, {"token": raw, "expires_at": token.expires_at}
+    return Status(200, {"token": raw, "expires_at": token.expires_at})
 
 
 @router.delete("/token", response={204: None})
-def token_revoke(request: HttpRequest) -> tuple[int, None]:
+def token_revoke(request: HttpRequest) -> Status[None]:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         api_token_revoke(raw=header.split(" ", 1)[1].strip())
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut)

@@ -28,7 +28,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Audit trail", reverse("audit:events")))
     path = request.path
     nav = [
-        {"label": label, "url": url, "current": path == url or (url != "/" and path.startswith(url))}
+        {
+            "label": label,
+            "url": url,
+            "current": path == url or (url != "/" and path.startswith(url)),
+        }
         for label, url in items
     ]
     return {"nav_items": nav, "user_clinics": clinics, "current_clinic": current}

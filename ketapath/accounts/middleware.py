@@ -2,11 +2,13 @@
 
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.contrib.auth.views import redirect_to_login
 
 from ketapath.accounts.permissions import clinic_ids_for
@@ -45,21 +47,29 @@ class SessionTimeoutMiddleware:
 
 
 class CurrentClinicMiddleware:
-    """Sets ``request.clinic_id``: the site chosen in the switcher, else the user's first."""
+    """Sets ``request.clinic`` and ``request.clinic_id`` (the site chosen in the switcher,
+    else the user's first) and activates that site's time zone for forms and templates."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        from ketapath.clinics.models import Clinic
+
+        request.clinic = None  # type: ignore[attr-defined]
         request.clinic_id = None  # type: ignore[attr-defined]
         if request.user.is_authenticated and hasattr(request, "session"):
             allowed = clinic_ids_for(request.user)
             chosen = request.session.get(SESSION_CLINIC)
-            if chosen and any(str(c) == chosen for c in allowed):
-                request.clinic_id = next(c for c in allowed if str(c) == chosen)  # type: ignore[attr-defined]
-            elif allowed:
-                from ketapath.clinics.models import Clinic
-
-                first = Clinic.objects.filter(id__in=allowed).order_by("name").first()
-                request.clinic_id = first.id if first else None  # type: ignore[attr-defined]
-        return self.get_response(request)
+            candidates = list(Clinic.objects.filter(id__in=allowed).order_by("name"))
+            clinic = next((c for c in candidates if str(c.id) == chosen), None)
+            if clinic is None and candidates:
+                clinic = candidates[0]
+            if clinic is not None:
+                request.clinic = clinic  # type: ignore[attr-defined]
+                request.clinic_id = clinic.id  # type: ignore[attr-defined]
+                timezone.activate(ZoneInfo(clinic.time_zone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -69,9 +69,9 @@ def _grants(user: User) -> list[Grant]:
     if cached is None:
         cached = [
             Grant(clinic_id=m.clinic_id, role=m.role)
-            for m in Membership.objects.filter(
-                user=user, active=True, clinic__active=True
-            ).only("clinic_id", "role")
+            for m in Membership.objects.filter(user=user, active=True, clinic__active=True).only(
+                "clinic_id", "role"
+            )
         ]
         user._ketapath_grants = cached  # type: ignore[attr-defined]
     return cached

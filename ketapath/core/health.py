@@ -2,7 +2,7 @@
 
 from django.db import connection
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 router = Router()
 
@@ -13,11 +13,11 @@ class HealthOut(Schema):
 
 
 @router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut})
-def health(request: HttpRequest) -> tuple[int, dict[str, str]]:
+def health(request: HttpRequest) -> Status[dict[str, str]]:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
-        return 503, {"status": "error", "database": "unavailable"}
-    return 200, {"status": "ok", "database": "ok"}
+        return Status(503, {"status": "error", "database": "unavailable"})
+    return Status(200, {"status": "ok", "database": "ok"})

@@ -35,7 +35,9 @@ class Patient(BaseModel):
         SMS = "sms", "Text message"
         EMAIL = "email", "E-mail"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="patients")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="patients"
+    )
     mrn = models.CharField("MRN", max_length=20, editable=False)
     given_name = models.CharField("first name", max_length=NAME_MAX)
     middle_name = models.CharField(max_length=NAME_MAX, blank=True)
@@ -62,10 +64,16 @@ class Patient(BaseModel):
     )
 
     preferred_clinic = models.ForeignKey(
-        Clinic, on_delete=models.PROTECT, related_name="preferring_patients", verbose_name="preferred site"
+        Clinic,
+        on_delete=models.PROTECT,
+        related_name="preferring_patients",
+        verbose_name="preferred site",
     )
     preferred_contact = models.CharField(
-        "preferred contact", max_length=10, choices=ContactMethod.choices, default=ContactMethod.PHONE
+        "preferred contact",
+        max_length=10,
+        choices=ContactMethod.choices,
+        default=ContactMethod.PHONE,
     )
     contact_by_sms = models.BooleanField("may receive text messages", default=False)
     contact_by_email = models.BooleanField("may receive e-mail", default=False)
@@ -158,7 +166,9 @@ class ConsentDocument(BaseModel):
             models.UniqueConstraint(
                 fields=["organization", "kind", "version"], name="consent_document_unique_version"
             ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="consent_document_version_positive"),
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="consent_document_version_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -174,7 +184,9 @@ class Consent(BaseModel):
         POWER_OF_ATTORNEY = "poa", "Health-care power of attorney"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
-    document = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, related_name="signatures")
+    document = models.ForeignKey(
+        ConsentDocument, on_delete=models.PROTECT, related_name="signatures"
+    )
     kind = models.CharField(max_length=32, choices=ConsentKind.choices, editable=False)
     signed_at = models.DateTimeField()
     signed_by_name = models.CharField("signed by", max_length=150)

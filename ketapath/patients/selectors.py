@@ -11,12 +11,13 @@ from datetime import date, datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.accounts.permissions import clinic_ids_for, clinics_where, denial_reason
 from ketapath.accounts.services import Action, Outcome, audit
+from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import Forbidden, NotFound
 from ketapath.core.validators import DEFAULT_PHONE_REGION
@@ -58,8 +59,15 @@ def patient_get_for_user(
         .first()
     )
     if patient is None:
-        audit(user=user, action=Action.READ, outcome=Outcome.DENIED, patient_id=pid,
-              object_type="patient", object_id=pid, detail={"reason": "not_at_your_sites"})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.READ,
+            outcome=Outcome.DENIED,
+            patient_id=pid,
+            object_type="patient",
+            object_id=pid,
+            detail={"reason": "not_at_your_sites"},
+        )
         raise NotFound(MESSAGE_PATIENT_NOT_FOUND)
     enrolled_at = set(
         Enrolment.objects.filter(patient=patient, clinic_id__in=member_of).values_list(
@@ -69,14 +77,27 @@ def patient_get_for_user(
     allowed = clinics_where(user, capability) & enrolled_at
     clinic_id = _clinic_for_audit(patient, enrolled_at)
     if not allowed:
-        audit(user=user, action=Action.READ, outcome=Outcome.DENIED, patient_id=patient.id,
-              clinic_id=clinic_id, object_type="patient", object_id=patient.id,
-              detail={"reason": "role", "capability": str(capability)})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.READ,
+            outcome=Outcome.DENIED,
+            patient_id=patient.id,
+            clinic_id=clinic_id,
+            object_type="patient",
+            object_id=patient.id,
+            detail={"reason": "role", "capability": str(capability)},
+        )
         raise Forbidden(denial_reason(user, capability, clinic_id))
     patient.access_clinic_ids = allowed  # type: ignore[attr-defined]
     if audit_read:
-        audit(user=user, action=Action.READ, patient_id=patient.id, clinic_id=clinic_id,
-              object_type="patient", object_id=patient.id)  # fmt: skip
+        audit(
+            user=user,
+            action=Action.READ,
+            patient_id=patient.id,
+            clinic_id=clinic_id,
+            object_type="patient",
+            object_id=patient.id,
+        )
     return patient
 
 
@@ -125,9 +146,7 @@ def patient_search_q(q: str) -> Q:
     return condition
 
 
-def patient_list(
-    *, user: User, q: str = "", clinic_id: UUID | None = None
-) -> QuerySet[Patient]:
+def patient_list(*, user: User, q: str = "", clinic_id: UUID | None = None) -> QuerySet[Patient]:
     """Patients enrolled at the user's sites (or one of them), filtered by ``q``, by name."""
     visible = _visible_ids(user, Capability.PATIENT_READ)
     if clinic_id is not None:
@@ -212,8 +231,10 @@ def consent_state(consent: Consent | None, current: ConsentDocument | None, now:
         return "withdrawn"
     if consent.expires_at is not None and consent.expires_at <= now:
         return "expired"
-    if current is not None and consent.document_id != current.id and (
-        consent.document.version < current.version
+    if (
+        current is not None
+        and consent.document_id != current.id
+        and (consent.document.version < current.version)
     ):
         return "outdated"
     return "current"
@@ -250,3 +271,42 @@ def patient_with_related(*, patient_id: UUID) -> Patient:
         )
         .get(id=patient_id)
     )
+
+
+def patients_needing_treatment_consent(*, clinic: Clinic) -> QuerySet[Patient]:
+    """Active patients of a site whose latest treatment consent is missing, withdrawn,
+    expired, or signed on an older form version (annotated ``consent_state``)."""
+    now = timezone.now()
+    current = consent_documents_current(organization_id=clinic.organization_id).get(
+        ConsentKind.KETAMINE_TREATMENT
+    )
+    latest = Consent.objects.filter(
+        patient=OuterRef("pk"), kind=ConsentKind.KETAMINE_TREATMENT
+    ).order_by("-signed_at")
+    enrolled = Enrolment.objects.filter(clinic=clinic).values("patient_id")
+    qs = Patient.objects.filter(id__in=enrolled, active=True).annotate(
+        consent_signed_at=Subquery(latest.values("signed_at")[:1]),
+        consent_expires_at=Subquery(latest.values("expires_at")[:1]),
+        consent_withdrawn_at=Subquery(latest.values("withdrawn_at")[:1]),
+        consent_version=Subquery(latest.values("document__version")[:1]),
+    )
+    due = (
+        Q(consent_signed_at__isnull=True)
+        | Q(consent_withdrawn_at__isnull=False)
+        | Q(consent_expires_at__lte=now)
+    )
+    if current is not None:
+        due |= Q(consent_version__lt=current.version)
+    return qs.filter(due).order_by("family_name", "given_name", "id")
+
+
+def treatment_consent_state_of(patient: Patient) -> str:
+    """The state for a row from ``patients_needing_treatment_consent`` (no extra query)."""
+    if patient.consent_signed_at is None:  # type: ignore[attr-defined]
+        return "missing"
+    if patient.consent_withdrawn_at is not None:  # type: ignore[attr-defined]
+        return "withdrawn"
+    expires = patient.consent_expires_at  # type: ignore[attr-defined]
+    if expires is not None and expires <= timezone.now():
+        return "expired"
+    return "outdated"

@@ -49,12 +49,31 @@ MESSAGE_MRN_TAKEN = "This MRN is already in use in the organisation."
 
 # Fields a staff member may set on a patient (the MRN and organisation are the system's).
 PATIENT_FIELDS = (
-    "given_name", "middle_name", "family_name", "preferred_name", "birth_date",
-    "sex_at_birth", "gender_identity", "pronouns", "phone", "email", "address_line1",
-    "address_line2", "city", "state", "postal_code", "preferred_clinic", "preferred_contact",
-    "contact_by_sms", "contact_by_email", "contact_by_voicemail", "referring_provider_name",
-    "referring_provider_practice", "referring_provider_phone", "referring_provider_npi",
-)  # fmt: skip
+    "given_name",
+    "middle_name",
+    "family_name",
+    "preferred_name",
+    "birth_date",
+    "sex_at_birth",
+    "gender_identity",
+    "pronouns",
+    "phone",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "preferred_clinic",
+    "preferred_contact",
+    "contact_by_sms",
+    "contact_by_email",
+    "contact_by_voicemail",
+    "referring_provider_name",
+    "referring_provider_practice",
+    "referring_provider_phone",
+    "referring_provider_npi",
+)
 PHONE_FIELDS = ("phone", "referring_provider_phone")
 
 
@@ -88,7 +107,9 @@ def _clean_patient(patient: Patient) -> None:
         errors.extend(invalid_from_validation_error(exc).errors)
     if errors:
         seen: set[tuple[str, str]] = set()
-        unique = [e for e in errors if not ((e.field, e.rule) in seen or seen.add((e.field, e.rule)))]
+        unique = [
+            e for e in errors if not ((e.field, e.rule) in seen or seen.add((e.field, e.rule)))
+        ]
         raise InvalidInput("The patient's details are not valid.", errors=unique)
 
 
@@ -136,7 +157,9 @@ def patient_create(
                 patient.save(force_insert=True)
         except IntegrityError as exc:
             raise Conflict(
-                MESSAGE_MRN_TAKEN, code="duplicate_mrn", errors=[FieldError("mrn", MESSAGE_MRN_TAKEN)]
+                MESSAGE_MRN_TAKEN,
+                code="duplicate_mrn",
+                errors=[FieldError("mrn", MESSAGE_MRN_TAKEN)],
             ) from exc
         Enrolment.objects.create(
             patient=patient, clinic=clinic, since=timezone.localdate(), enrolled_by=user
@@ -148,9 +171,15 @@ def patient_create(
                 since=timezone.localdate(),
                 enrolled_by=user,
             )
-        audit(user=user, action=Action.CREATE, clinic_id=clinic.id, patient_id=patient.id,
-              object_type="patient", object_id=patient.id,
-              detail={"duplicate_confirmed": confirm_not_duplicate})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.CREATE,
+            clinic_id=clinic.id,
+            patient_id=patient.id,
+            object_type="patient",
+            object_id=patient.id,
+            detail={"duplicate_confirmed": confirm_not_duplicate},
+        )
     return patient
 
 
@@ -165,7 +194,9 @@ def patient_update(
             "Unknown fields.", errors=[FieldError(f, "This field cannot be set.") for f in unknown]
         )
     allowed = getattr(patient, "access_clinic_ids", None)
-    if allowed is not None and not any(user_can(user, Capability.PATIENT_WRITE, c) for c in allowed):
+    if allowed is not None and not any(
+        user_can(user, Capability.PATIENT_WRITE, c) for c in allowed
+    ):
         raise Forbidden("Your role does not allow editing patients.")
     before = {name: getattr(patient, name) for name in data}
     for name, value in data.items():
@@ -177,12 +208,16 @@ def patient_update(
             errors=[FieldError("preferred_clinic", "Choose a site of this organisation.")],
         )
     identity_changed = any(k in data for k in ("given_name", "family_name", "birth_date"))
-    if identity_changed and not confirm_not_duplicate and patient_likely_duplicates(
-        user=user,
-        given_name=patient.given_name,
-        family_name=patient.family_name,
-        birth_date=patient.birth_date,
-        exclude_id=patient.id,
+    if (
+        identity_changed
+        and not confirm_not_duplicate
+        and patient_likely_duplicates(
+            user=user,
+            given_name=patient.given_name,
+            family_name=patient.family_name,
+            birth_date=patient.birth_date,
+            exclude_id=patient.id,
+        )
     ):
         raise Conflict(MESSAGE_DUPLICATE, code="likely_duplicate")
     changed = sorted(k for k in data if before[k] != getattr(patient, k))
@@ -195,8 +230,15 @@ def patient_update(
                 since=timezone.localdate(),
                 enrolled_by=user,
             )
-        audit(user=user, action=Action.UPDATE, clinic_id=clinic.id, patient_id=patient.id,
-              object_type="patient", object_id=patient.id, detail={"fields": changed})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            clinic_id=clinic.id,
+            patient_id=patient.id,
+            object_type="patient",
+            object_id=patient.id,
+            detail={"fields": changed},
+        )
     return patient
 
 
@@ -213,8 +255,14 @@ def patient_enrol(*, user: User, patient: Patient, clinic: Clinic) -> Enrolment:
         )
         if not created:
             raise Conflict(MESSAGE_ALREADY_ENROLLED, code="already_enrolled")
-        audit(user=user, action=Action.CREATE, clinic_id=clinic.id, patient_id=patient.id,
-              object_type="enrolment", object_id=enrolment.id)  # fmt: skip
+        audit(
+            user=user,
+            action=Action.CREATE,
+            clinic_id=clinic.id,
+            patient_id=patient.id,
+            object_type="enrolment",
+            object_id=enrolment.id,
+        )
     return enrolment
 
 
@@ -233,8 +281,14 @@ def escort_add(*, user: User, patient: Patient, name: str, phone: str, relation:
         raise InvalidInput("The escort's details are not valid.", errors=errors)
     with transaction.atomic():
         escort.save()
-        audit(user=user, action=Action.CREATE, clinic_id=patient.preferred_clinic_id,
-              patient_id=patient.id, object_type="escort", object_id=escort.id)  # fmt: skip
+        audit(
+            user=user,
+            action=Action.CREATE,
+            clinic_id=patient.preferred_clinic_id,
+            patient_id=patient.id,
+            object_type="escort",
+            object_id=escort.id,
+        )
     return escort
 
 
@@ -242,9 +296,15 @@ def escort_deactivate(*, user: User, escort: Escort) -> Escort:
     with transaction.atomic():
         escort.active = False
         escort.save(update_fields=["active", "updated_at"])
-        audit(user=user, action=Action.UPDATE, clinic_id=escort.patient.preferred_clinic_id,
-              patient_id=escort.patient_id, object_type="escort", object_id=escort.id,
-              detail={"active": False})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            clinic_id=escort.patient.preferred_clinic_id,
+            patient_id=escort.patient_id,
+            object_type="escort",
+            object_id=escort.id,
+            detail={"active": False},
+        )
     return escort
 
 
@@ -310,9 +370,15 @@ def consent_record(
     )
     with transaction.atomic():
         consent.save()
-        audit(user=user, action=Action.CREATE, clinic_id=clinic.id, patient_id=patient.id,
-              object_type="consent", object_id=consent.id,
-              detail={"kind": kind, "version": document.version})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.CREATE,
+            clinic_id=clinic.id,
+            patient_id=patient.id,
+            object_type="consent",
+            object_id=consent.id,
+            detail={"kind": kind, "version": document.version},
+        )
     return consent
 
 
@@ -320,14 +386,22 @@ def consent_withdraw(*, user: User, consent: Consent, reason: str) -> Consent:
     if consent.withdrawn_at is not None:
         raise Conflict(MESSAGE_ALREADY_WITHDRAWN, code="already_withdrawn")
     if not reason.strip():
-        raise InvalidInput(MESSAGE_WITHDRAW_REASON, errors=[FieldError("reason", MESSAGE_WITHDRAW_REASON)])
+        raise InvalidInput(
+            MESSAGE_WITHDRAW_REASON, errors=[FieldError("reason", MESSAGE_WITHDRAW_REASON)]
+        )
     with transaction.atomic():
         consent.withdrawn_at = timezone.now()
         consent.withdrawn_reason = reason.strip()[:300]
         consent.save(update_fields=["withdrawn_at", "withdrawn_reason", "updated_at"])
-        audit(user=user, action=Action.UPDATE, clinic_id=consent.clinic_id,
-              patient_id=consent.patient_id, object_type="consent", object_id=consent.id,
-              detail={"withdrawn": True})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            clinic_id=consent.clinic_id,
+            patient_id=consent.patient_id,
+            object_type="consent",
+            object_id=consent.id,
+            detail={"withdrawn": True},
+        )
     return consent
 
 
@@ -355,6 +429,11 @@ def consent_document_publish(
         except ValidationError as exc:
             raise invalid_from_validation_error(exc) from exc
         document.save()
-        audit(user=user, action=Action.CREATE, object_type="consent_document",
-              object_id=document.id, detail={"kind": kind, "version": document.version})  # fmt: skip
+        audit(
+            user=user,
+            action=Action.CREATE,
+            object_type="consent_document",
+            object_id=document.id,
+            detail={"kind": kind, "version": document.version},
+        )
     return document

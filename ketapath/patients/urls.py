@@ -1,3 +1,24 @@
+from django.urls import path
+
+from ketapath.patients import views
+
 app_name = "patients"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("new/", views.patient_new, name="new"),
+    path("<uuid:patient_id>/edit/", views.patient_edit, name="edit"),
+    path("<uuid:patient_id>/enrol/", views.patient_enrol, name="enrol"),
+    path("<uuid:patient_id>/consents/new/", views.consent_new, name="consent_new"),
+    path(
+        "<uuid:patient_id>/consents/<uuid:consent_id>/withdraw/",
+        views.consent_withdraw,
+        name="consent_withdraw",
+    ),
+    path("<uuid:patient_id>/escorts/new/", views.escort_new, name="escort_new"),
+    path(
+        "<uuid:patient_id>/escorts/<uuid:escort_id>/remove/",
+        views.escort_remove,
+        name="escort_remove",
+    ),
+]

@@ -1,0 +1,115 @@
+"""Compositions for the staff pages that show many apps at once (reads only)."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ketapath.accounts.models import User
+from ketapath.accounts.permissions import clinics_where
+from ketapath.clinics.models import Clinic, Closure, OpeningHours
+from ketapath.core.capabilities import Capability
+from ketapath.core.timeutils import age_on, local_today
+from ketapath.patients import selectors as patient_selectors
+from ketapath.patients.models import ConsentKind, Enrolment, Escort, Patient
+
+
+@dataclass(frozen=True)
+class BannerItem:
+    label: str
+    value: str
+    tone: str = "neutral"  # ok | warn | danger | neutral: shown as a word-bearing badge
+
+
+@dataclass
+class Banner:
+    patient: Patient
+    age: int
+    items: list[BannerItem] = field(default_factory=list)
+
+
+def patient_banner(*, patient: Patient, consent_statuses: list | None = None) -> Banner:
+    """Name, age, MRN, site, pathway and treatment consent; later apps add their items
+    (allergies, open alerts) here."""
+    statuses = consent_statuses or patient_selectors.patient_consent_statuses(patient=patient)
+    banner = Banner(patient=patient, age=age_on(patient.birth_date, timezone.localdate()))
+    banner.items.append(BannerItem("MRN", patient.mrn))
+    banner.items.append(BannerItem("Born", f"{patient.birth_date:%Y-%m-%d}"))
+    banner.items.append(BannerItem("Sex at birth", patient.get_sex_at_birth_display()))
+    banner.items.append(BannerItem("Site", patient.preferred_clinic.name))
+    banner.items.append(
+        BannerItem(
+            "Pathway", patient.get_pathway_display() if patient.pathway else "Not yet decided"
+        )
+    )
+    treatment = next(s for s in statuses if s.kind == ConsentKind.KETAMINE_TREATMENT)
+    tone = "ok" if treatment.is_current else "danger" if treatment.state == "missing" else "warn"
+    banner.items.append(
+        BannerItem("Treatment consent", patient_selectors.STATE_LABELS[treatment.state], tone)
+    )
+    return banner
+
+
+@dataclass
+class PatientChart:
+    patient: Patient
+    banner: Banner
+    enrolments: list[Enrolment]
+    escorts: list[Escort]
+    consent_statuses: list[patient_selectors.ConsentStatus]
+    consents: list
+    enrol_choices: list[Clinic]
+    can_write: bool
+
+
+def patient_chart(*, user: User, patient: Patient) -> PatientChart:
+    """Everything the chart page shows, in a fixed number of queries."""
+    statuses = patient_selectors.patient_consent_statuses(patient=patient)
+    enrolments = patient_selectors.patient_enrolments(patient=patient)
+    write_sites = clinics_where(user, Capability.PATIENT_WRITE)
+    enrolled = {e.clinic_id for e in enrolments}
+    enrol_choices = list(
+        Clinic.objects.filter(id__in=write_sites - enrolled, active=True).order_by("name")
+    )
+    return PatientChart(
+        patient=patient,
+        banner=patient_banner(patient=patient, consent_statuses=statuses),
+        enrolments=enrolments,
+        escorts=patient_selectors.patient_escorts(patient=patient),
+        consent_statuses=statuses,
+        consents=list(patient_selectors.patient_consents(patient=patient)[:50]),
+        enrol_choices=enrol_choices,
+        can_write=bool(write_sites & getattr(patient, "access_clinic_ids", set())),
+    )
+
+
+@dataclass
+class TodayPage:
+    clinic: Clinic
+    day: date
+    now_local: datetime
+    hours: list[OpeningHours]
+    closure: Closure | None
+    patients_at_site: int
+    reconsent_due: QuerySet[Patient]
+
+
+def today_page(*, clinic: Clinic) -> TodayPage:
+    """The site's day: opening hours or closure, and the patients whose treatment consent
+    needs renewing. Appointments join this page when scheduling exists."""
+    day = local_today(clinic.time_zone)
+    hours = list(clinic.opening_hours.filter(weekday=day.weekday()).order_by("opens"))
+    closure = clinic.closures.filter(start_date__lte=day, end_date__gte=day).first()
+    patient_ids = Enrolment.objects.filter(clinic=clinic).values("patient_id")
+    count = Patient.objects.filter(id__in=patient_ids, active=True).count()
+    reconsent = patient_selectors.patients_needing_treatment_consent(clinic=clinic)
+    return TodayPage(
+        clinic=clinic,
+        day=day,
+        now_local=timezone.localtime(timezone.now(), timezone.get_current_timezone()),
+        hours=hours,
+        closure=closure,
+        patients_at_site=count,
+        reconsent_due=reconsent,
+    )

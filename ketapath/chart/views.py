@@ -1,0 +1,46 @@
+"""The patient chart and the site's Today page."""
+
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ketapath.accounts.permissions import user_can
+from ketapath.chart import selectors
+from ketapath.core.capabilities import Capability
+from ketapath.core.pagination import clamp_page, paginate
+from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
+from ketapath.patients.views import patient_for_request
+
+
+@login_required
+def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    patient = patient_for_request(request, patient_id, audit_read=True)
+    chart = selectors.patient_chart(user=request.user, patient=patient)  # type: ignore[arg-type]
+    return render(
+        request, "chart/patient.html", {"chart": chart, "patient": patient, "banner": chart.banner}
+    )
+
+
+@login_required
+def today(request: HttpRequest) -> HttpResponse:
+    clinic = getattr(request, "clinic", None)
+    if clinic is None:
+        return render(request, "chart/no_site.html", status=200)
+    page = selectors.today_page(clinic=clinic)
+    number, size = clamp_page(request.GET.get("page"))
+    due = paginate(page.reconsent_due, number, size)
+    reconsent = [(p, STATE_LABELS[treatment_consent_state_of(p)]) for p in due.items]
+    return render(
+        request,
+        "chart/today.html",
+        {
+            "page": page,
+            "reconsent": reconsent,
+            "due": due,
+            "querystring": "",
+            "can_read_patients": user_can(request.user, Capability.PATIENT_READ, clinic.id),  # type: ignore[arg-type]
+            "can_register": user_can(request.user, Capability.PATIENT_WRITE, clinic.id),  # type: ignore[arg-type]
+        },
+    )

@@ -1,0 +1,29 @@
+"""Template filters used on every page (loaded as a builtin)."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils import timezone
+
+from ketapath.core.timeutils import age_on
+from ketapath.core.validators import format_phone
+
+register = template.Library()
+
+
+@register.filter
+def age(birth_date: date | None) -> str:
+    """Age in whole years today."""
+    return "" if birth_date is None else str(age_on(birth_date, timezone.localdate()))
+
+
+@register.filter
+def phone(value: str) -> str:
+    return format_phone(value)
+
+
+@register.filter
+def in_zone(moment: datetime | None, zone: str) -> datetime | None:
+    """A moment in a named IANA zone, for pages that show another site's times."""
+    return None if moment is None else moment.astimezone(ZoneInfo(zone))
