@@ -36,7 +36,6 @@ class PatientForm(forms.ModelForm):
         help_texts = {
             "phone": "Used for appointment reminders if the patient agrees to text messages.",
             "preferred_name": "What the patient likes to be called, if different.",
-            "birth_date": "YYYY-MM-DD.",
         }
 
     def __init__(self, *args: Any, clinic_ids: set[UUID], **kwargs: Any) -> None:
@@ -128,3 +127,16 @@ class EscortForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     confirm = forms.BooleanField(label="Yes, I am sure.")
+
+
+class ConsentDocumentForm(forms.Form):
+    kind = forms.ChoiceField(choices=ConsentKind.choices, label="Consent kind")
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text="The full text the patient reads and signs.",
+    )
+    effective_from = forms.DateField(
+        widget=DATE_INPUT,
+        help_text="From this day, signatures on earlier versions ask for re-consent.",
+    )

@@ -45,6 +45,8 @@ MESSAGE_SIGNED_IN_FUTURE = "The signature time cannot be in the future."
 MESSAGE_NO_DOCUMENT = "There is no current consent form of this kind to sign."
 MESSAGE_ALREADY_WITHDRAWN = "This consent was already withdrawn."
 MESSAGE_WITHDRAW_REASON = "Give the reason the consent is withdrawn."
+MESSAGE_PUBLISH_FORBIDDEN = "Only the medical director publishes consent forms."
+MESSAGE_EFFECTIVE_PAST = "A new version takes effect today or later, never in the past."
 MESSAGE_MRN_TAKEN = "This MRN is already in use in the organisation."
 
 # Fields a staff member may set on a patient (the MRN and organisation are the system's).
@@ -409,6 +411,15 @@ def consent_document_publish(
     *, user: User, organization: Organization, kind: str, title: str, body: str, effective_from: Any
 ) -> ConsentDocument:
     """Publish the next version of a consent form; earlier signatures become outdated."""
+    if not any(
+        user_can(user, Capability.POLICY_WRITE, clinic_id)
+        for clinic_id in organization.clinics.values_list("id", flat=True)
+    ):
+        raise Forbidden(MESSAGE_PUBLISH_FORBIDDEN)
+    if effective_from and effective_from < timezone.localdate():
+        raise InvalidInput(
+            MESSAGE_EFFECTIVE_PAST, errors=[FieldError("effective_from", MESSAGE_EFFECTIVE_PAST)]
+        )
     with transaction.atomic():
         latest = (
             ConsentDocument.objects.select_for_update()

@@ -7,6 +7,13 @@ app_name = "patients"
 urlpatterns = [
     path("", views.patient_list, name="list"),
     path("new/", views.patient_new, name="new"),
+    path("consent-forms/", views.consent_document_list, name="consent_documents"),
+    path("consent-forms/new/", views.consent_document_new, name="consent_document_new"),
+    path(
+        "consent-forms/<uuid:document_id>/",
+        views.consent_document_detail,
+        name="consent_document",
+    ),
     path("<uuid:patient_id>/edit/", views.patient_edit, name="edit"),
     path("<uuid:patient_id>/enrol/", views.patient_enrol, name="enrol"),
     path("<uuid:patient_id>/consents/new/", views.consent_new, name="consent_new"),

@@ -9,6 +9,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -22,13 +23,14 @@ from ketapath.core.pagination import clamp_page, paginate
 from ketapath.patients import selectors, services
 from ketapath.patients.forms import (
     ConfirmForm,
+    ConsentDocumentForm,
     ConsentForm,
     ConsentWithdrawForm,
     EscortForm,
     PatientForm,
     PatientSearchForm,
 )
-from ketapath.patients.models import Consent, Escort, Patient
+from ketapath.patients.models import Consent, ConsentDocument, Escort, Patient
 
 MESSAGE_NO_SITE = "You are not a member of any active site."
 
@@ -299,3 +301,68 @@ def patient_enrol(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     else:
         messages.success(request, f"Enrolled at {clinic.name}.")
     return redirect(reverse("chart:patient", kwargs={"patient_id": patient.id}))
+
+
+def _organization_ids(request: HttpRequest) -> set[UUID]:
+    ids = clinics_where(request.user, Capability.PATIENT_READ)  # type: ignore[arg-type]
+    if not ids:
+        raise PermissionDenied(MESSAGE_NO_SITE)
+    return set(Clinic.objects.filter(id__in=ids).values_list("organization_id", flat=True))
+
+
+@login_required
+def consent_document_list(request: HttpRequest) -> HttpResponse:
+    orgs = _organization_ids(request)
+    number, size = clamp_page(request.GET.get("page"))
+    page = paginate(
+        ConsentDocument.objects.filter(organization_id__in=orgs).order_by("kind", "-version"),
+        number,
+        size,
+    )
+    can_publish = user_can(
+        request.user, Capability.POLICY_WRITE, getattr(request, "clinic_id", None)
+    )  # type: ignore[arg-type]
+    current = {
+        doc.id
+        for org in orgs
+        for doc in selectors.consent_documents_current(organization_id=org).values()
+    }
+    return render(
+        request,
+        "patients/consent_documents.html",
+        {
+            "page": page,
+            "querystring": "",
+            "can_publish": can_publish,
+            "current_ids": current,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+def consent_document_detail(request: HttpRequest, document_id: UUID) -> HttpResponse:
+    document = get_object_or_404(
+        ConsentDocument, id=document_id, organization_id__in=_organization_ids(request)
+    )
+    return render(request, "patients/consent_document.html", {"document": document})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent_document_new(request: HttpRequest) -> HttpResponse:
+    clinic = _current_clinic(request, Capability.POLICY_WRITE)
+    form = ConsentDocumentForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = services.consent_document_publish(
+                user=request.user,  # type: ignore[arg-type]
+                organization=clinic.organization,
+                **form.cleaned_data,
+            )
+        except ApplicationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{document.title} v{document.version} published.")
+            return redirect("patients:consent_documents")
+    return render(request, "patients/consent_document_form.html", {"form": form})

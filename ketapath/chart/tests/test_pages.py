@@ -82,7 +82,9 @@ def test_banner_on_patient_subpages(client_for, nurse, patient, consent_document
         assert patient.mrn in body
 
 
-def test_chart_query_count_does_not_grow_with_consents_and_escorts(client_for, nurse, site, patient, consent_documents):
+def test_chart_query_count_does_not_grow_with_consents_and_escorts(
+    client_for, nurse, site, patient, consent_documents
+):
     client = client_for(nurse)
     client.get(chart_url(patient))
     with CaptureQueriesContext(connection) as few:
@@ -97,7 +99,9 @@ def test_chart_query_count_does_not_grow_with_consents_and_escorts(client_for, n
     assert len(many) == len(few)
 
 
-def test_today_page_shows_site_and_reconsent_worklist(client_for, front_desk, site, make_patient, consent_documents):
+def test_today_page_shows_site_and_reconsent_worklist(
+    client_for, front_desk, site, make_patient, consent_documents
+):
     signed = make_patient(family_name="Signed")
     expired = make_patient(family_name="Lapsed")
     make_patient(family_name="Unsigned")

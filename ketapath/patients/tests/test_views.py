@@ -55,7 +55,11 @@ def escort(front_desk, patient):
 
 
 def test_anonymous_redirects_to_login(client, patient, consent, escort):
-    for url in [reverse("patients:list"), reverse("patients:new"), *page_urls(patient, consent, escort)]:
+    for url in [
+        reverse("patients:list"),
+        reverse("patients:new"),
+        *page_urls(patient, consent, escort),
+    ]:
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.url.startswith("/accounts/login/")
@@ -65,13 +69,24 @@ def test_other_site_is_404_and_audited(client_for, other_clinic_nurse, patient, 
     client = client_for(other_clinic_nurse)
     for url in page_urls(patient, consent, escort):
         assert client.get(url).status_code == 404, url
-    assert client.post(reverse("patients:enrol", args=[patient.id]), {"clinic": str(patient.preferred_clinic_id)}).status_code == 404
-    assert AuditEvent.objects.filter(
-        patient_id=patient.id, outcome="denied", username="nurse2"
-    ).count() >= 3
+    assert (
+        client.post(
+            reverse("patients:enrol", args=[patient.id]),
+            {"clinic": str(patient.preferred_clinic_id)},
+        ).status_code
+        == 404
+    )
+    assert (
+        AuditEvent.objects.filter(
+            patient_id=patient.id, outcome="denied", username="nurse2"
+        ).count()
+        >= 3
+    )
 
 
-def test_roles_without_write_get_403(client_for, therapist, biller, privacy_officer, clinic_admin, patient, consent, escort):
+def test_roles_without_write_get_403(
+    client_for, therapist, biller, privacy_officer, clinic_admin, patient, consent, escort
+):
     for user in (therapist, biller, privacy_officer, clinic_admin):
         client = client_for(user)
         for url in page_urls(patient, consent, escort):
@@ -204,7 +219,9 @@ def test_enrol_at_other_site(client_for, make_user, site, other_site, patient):
     user = make_user("floater", site, "nurse")
     Membership.objects.create(user=user, clinic=other_site, role="nurse")
     client = client_for(user)
-    response = client.post(reverse("patients:enrol", args=[patient.id]), {"clinic": str(other_site.id)})
+    response = client.post(
+        reverse("patients:enrol", args=[patient.id]), {"clinic": str(other_site.id)}
+    )
     assert response.status_code == 302
     assert patient.enrolments.filter(clinic=other_site).exists()
 
@@ -214,3 +231,44 @@ def test_birth_date_age_shown(client_for, nurse, make_patient):
     body = client_for(nurse).get(reverse("patients:list")).content.decode()
     assert "2000-01-01" in body
 
+
+def test_consent_forms_pages(
+    client, client_for, director, nurse, other_clinic_nurse, consent_documents
+):
+    doc = consent_documents[ConsentKind.KETAMINE_TREATMENT]
+    assert client.get(reverse("patients:consent_documents")).status_code == 302
+    nurse_client = client_for(nurse)
+    listing = nurse_client.get(reverse("patients:consent_documents"))
+    assert listing.status_code == 200
+    assert listing.context["page"].count == 3
+    assert nurse_client.get(reverse("patients:consent_document", args=[doc.id])).status_code == 200
+    assert nurse_client.get(reverse("patients:consent_document_new")).status_code == 403
+    director_client = client_for(director)
+    assert director_client.get(reverse("patients:consent_document_new")).status_code == 200
+    past = director_client.post(
+        reverse("patients:consent_document_new"),
+        {"kind": "ketamine_treatment", "title": "T", "body": "B",
+         "effective_from": (timezone.localdate() - timedelta(days=1)).isoformat()},
+    )  # fmt: skip
+    assert services.MESSAGE_EFFECTIVE_PAST in past.context["form"].errors["effective_from"]
+    published = director_client.post(
+        reverse("patients:consent_document_new"),
+        {"kind": "ketamine_treatment", "title": "Treatment consent", "body": "New text",
+         "effective_from": timezone.localdate().isoformat()},
+    )  # fmt: skip
+    assert published.status_code == 302
+    assert doc.organization.consent_documents.filter(kind="ketamine_treatment", version=2).exists()
+    assert AuditEvent.objects.filter(object_type="consent_document", action="create").exists()
+
+
+def test_consent_form_of_another_organisation_is_404(client_for, nurse):
+    from ketapath.clinics.models import Organization
+    from ketapath.patients.models import ConsentDocument
+
+    other = Organization.objects.create(name="Elsewhere", mrn_prefix="ELS")
+    doc = ConsentDocument.objects.create(organization=other, kind="sms_contact", version=1,
+                                         title="X", body="Y", effective_from=date(2025, 1, 1))  # fmt: skip
+    assert (
+        client_for(nurse).get(reverse("patients:consent_document", args=[doc.id])).status_code
+        == 404
+    )
