@@ -7,8 +7,8 @@ from django import forms
 from django.utils import timezone
 
 from ketapath.clinics.models import Clinic
-from ketapath.patients.models import Consent, ConsentKind, Patient
 from ketapath.core.validators import normalize_phone
+from ketapath.patients.models import Consent, ConsentKind, Patient
 from ketapath.patients.services import (
     MESSAGE_BIRTH_DATE_FUTURE,
     MESSAGE_BIRTH_DATE_PAST,

@@ -12,9 +12,15 @@ from ketapath.patients import services
 from ketapath.patients.models import Consent, ConsentKind
 
 ALL_STAFF = [
-    "director", "prescriber", "nurse", "therapist", "front_desk", "biller", "privacy_officer",
+    "director",
+    "prescriber",
+    "nurse",
+    "therapist",
+    "front_desk",
+    "biller",
+    "privacy_officer",
     "clinic_admin",
-]  # fmt: skip
+]
 
 
 def chart_url(patient):
@@ -90,10 +96,20 @@ def test_chart_query_count_does_not_grow_with_consents_and_escorts(
     with CaptureQueriesContext(connection) as few:
         client.get(chart_url(patient))
     for i in range(5):
-        services.consent_record(user=nurse, patient=patient, clinic=site,
-                                kind=ConsentKind.SMS_CONTACT, signed_by_name=f"A{i}")  # fmt: skip
-        services.escort_add(user=nurse, patient=patient, name=f"Escort {i}",
-                            phone=f"303555{1200 + i}", relation="friend")  # fmt: skip
+        services.consent_record(
+            user=nurse,
+            patient=patient,
+            clinic=site,
+            kind=ConsentKind.SMS_CONTACT,
+            signed_by_name=f"A{i}",
+        )
+        services.escort_add(
+            user=nurse,
+            patient=patient,
+            name=f"Escort {i}",
+            phone=f"303555{1200 + i}",
+            relation="friend",
+        )
     with CaptureQueriesContext(connection) as many:
         client.get(chart_url(patient))
     assert len(many) == len(few)
@@ -105,10 +121,20 @@ def test_today_page_shows_site_and_reconsent_worklist(
     signed = make_patient(family_name="Signed")
     expired = make_patient(family_name="Lapsed")
     make_patient(family_name="Unsigned")
-    services.consent_record(user=front_desk, patient=signed, clinic=site,
-                            kind=ConsentKind.KETAMINE_TREATMENT, signed_by_name="S")  # fmt: skip
-    old = services.consent_record(user=front_desk, patient=expired, clinic=site,
-                                  kind=ConsentKind.KETAMINE_TREATMENT, signed_by_name="L")  # fmt: skip
+    services.consent_record(
+        user=front_desk,
+        patient=signed,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
+        signed_by_name="S",
+    )
+    old = services.consent_record(
+        user=front_desk,
+        patient=expired,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
+        signed_by_name="L",
+    )
     Consent.objects.filter(pk=old.pk).update(
         signed_at=timezone.now() - timedelta(days=400),
         expires_at=timezone.now() - timedelta(days=35),
@@ -128,8 +154,12 @@ def test_today_page_shows_site_and_reconsent_worklist(
 
 def test_today_page_closure(client_for, nurse, site):
     today = timezone.now().astimezone(timezone.get_default_timezone()).date()
-    Closure.objects.create(clinic=site, start_date=today - timedelta(days=1),
-                           end_date=today + timedelta(days=1), reason="Staff training")  # fmt: skip
+    Closure.objects.create(
+        clinic=site,
+        start_date=today - timedelta(days=1),
+        end_date=today + timedelta(days=1),
+        reason="Staff training",
+    )
     body = client_for(nurse).get(reverse("chart:today")).content.decode()
     assert "Closed today" in body
     assert "Staff training" in body

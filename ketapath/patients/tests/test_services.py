@@ -51,17 +51,22 @@ def test_create_enrols_at_preferred_site_too(front_desk, site, other_site, make_
 @pytest.mark.parametrize(
     ("changes", "field", "rule"),
     [
-        ({"birth_date": timezone.localdate() + timedelta(days=1)}, "birth_date",
-         services.MESSAGE_BIRTH_DATE_FUTURE),
+        (
+            {"birth_date": timezone.localdate() + timedelta(days=1)},
+            "birth_date",
+            services.MESSAGE_BIRTH_DATE_FUTURE,
+        ),
         ({"phone": "12"}, "phone", MESSAGE_PHONE),
         ({"email": "not-an-email"}, "email", "Enter a valid email address."),
-        ({"given_name": "x" * 81}, "given_name",
-         "Ensure this value has at most 80 characters (it has 81)."),
+        (
+            {"given_name": "x" * 81},
+            "given_name",
+            "Ensure this value has at most 80 characters (it has 81).",
+        ),
         ({"state": "Colorado"}, "state", "Ensure this value has at most 2 characters (it has 8)."),
-        ({"sex_at_birth": "robot"}, "sex_at_birth",
-         "Value 'robot' is not a valid choice."),
+        ({"sex_at_birth": "robot"}, "sex_at_birth", "Value 'robot' is not a valid choice."),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_field_and_rule_and_saves_nothing(front_desk, site, changes, field, rule):
     with pytest.raises(InvalidInput) as caught:
         services.patient_create(user=front_desk, clinic=site, data={**VALID, **changes})
@@ -100,9 +105,11 @@ def test_duplicate_at_another_organisations_site_is_not_visible(
     from ketapath.patients.models import Patient as P
 
     other = P.objects.create(
-        organization=other_site.organization, mrn="TKC999999", preferred_clinic=other_site,
+        organization=other_site.organization,
+        mrn="TKC999999",
+        preferred_clinic=other_site,
         **{k: v for k, v in VALID.items() if k not in {"phone", "email"}},
-    )  # fmt: skip
+    )
     Enrolment.objects.create(
         patient=other, clinic=other_site, since=date.today(), enrolled_by=other_clinic_nurse
     )
@@ -132,26 +139,35 @@ def test_update_bad_input_keeps_row(front_desk, patient):
 
 def test_treatment_consent_expires_per_policy(front_desk, site, patient, consent_documents):
     consent = services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
         signed_by_name="Alex Rivera",
-    )  # fmt: skip
+    )
     assert consent.witnessed_by == front_desk
     assert consent.document == consent_documents[ConsentKind.KETAMINE_TREATMENT]
     delta = consent.expires_at - consent.signed_at
     assert 365 <= delta.days <= 366
     sms = services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.SMS_CONTACT,
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.SMS_CONTACT,
         signed_by_name="Alex Rivera",
-    )  # fmt: skip
+    )
     assert sms.expires_at is None
 
 
 def test_policy_change_shortens_new_consents(front_desk, site, patient, consent_documents):
     ClinicPolicy.objects.create(clinic=site, version=2, treatment_consent_months=6)
     consent = services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
         signed_by_name="Alex Rivera",
-    )  # fmt: skip
+    )
     assert 180 <= (consent.expires_at - consent.signed_at).days <= 184
 
 
@@ -161,19 +177,29 @@ def test_consent_states(front_desk, director, site, patient, consent_documents, 
 
     assert state() == "missing"
     consent = services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
         signed_by_name="Alex Rivera",
-    )  # fmt: skip
+    )
     assert state() == "current"
     services.consent_document_publish(
-        user=director, organization=organization, kind=ConsentKind.KETAMINE_TREATMENT,
-        title="Treatment consent", body="Revised text.", effective_from=timezone.localdate(),
-    )  # fmt: skip
+        user=director,
+        organization=organization,
+        kind=ConsentKind.KETAMINE_TREATMENT,
+        title="Treatment consent",
+        body="Revised text.",
+        effective_from=timezone.localdate(),
+    )
     assert state() == "outdated"
     services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
         signed_by_name="Alex Rivera",
-    )  # fmt: skip
+    )
     assert state() == "current"
     Consent.objects.filter(pk=consent.pk).update(
         signed_at=timezone.now() - timedelta(days=800),
@@ -189,9 +215,13 @@ def test_consent_states(front_desk, director, site, patient, consent_documents, 
 
 def test_expired_consent(front_desk, site, patient, consent_documents):
     services.consent_record(
-        user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
-        signed_by_name="Alex Rivera", signed_at=timezone.now() - timedelta(days=400),
-    )  # fmt: skip
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind=ConsentKind.KETAMINE_TREATMENT,
+        signed_by_name="Alex Rivera",
+        signed_at=timezone.now() - timedelta(days=400),
+    )
     statuses = {s.kind: s.state for s in patient_consent_statuses(patient=patient)}
     assert statuses[ConsentKind.KETAMINE_TREATMENT] == "expired"
 
@@ -199,9 +229,13 @@ def test_expired_consent(front_desk, site, patient, consent_documents):
 def test_consent_bad_input(front_desk, site, patient, consent_documents):
     with pytest.raises(InvalidInput) as caught:
         services.consent_record(
-            user=front_desk, patient=patient, clinic=site, kind="tattoo", signed_by_name=" ",
+            user=front_desk,
+            patient=patient,
+            clinic=site,
+            kind="tattoo",
+            signed_by_name=" ",
             signed_at=timezone.now() + timedelta(days=1),
-        )  # fmt: skip
+        )
     fields = {e.field for e in caught.value.errors}
     assert fields == {"kind", "signed_by_name", "signed_at"}
     assert not Consent.objects.exists()
@@ -210,9 +244,12 @@ def test_consent_bad_input(front_desk, site, patient, consent_documents):
 def test_consent_without_document(front_desk, site, patient):
     with pytest.raises(InvalidInput) as caught:
         services.consent_record(
-            user=front_desk, patient=patient, clinic=site, kind=ConsentKind.KETAMINE_TREATMENT,
+            user=front_desk,
+            patient=patient,
+            clinic=site,
+            kind=ConsentKind.KETAMINE_TREATMENT,
             signed_by_name="Alex Rivera",
-        )  # fmt: skip
+        )
     assert caught.value.message == services.MESSAGE_NO_DOCUMENT
 
 

@@ -159,8 +159,14 @@ def test_register_duplicate_warns_then_confirms(client_for, front_desk, site):
 
 def test_edit_patient(client_for, nurse, patient, site):
     client = client_for(nurse)
-    data = form_for(site, given_name=patient.given_name, family_name=patient.family_name,
-                    birth_date=patient.birth_date.isoformat(), city="Golden", state="co")  # fmt: skip
+    data = form_for(
+        site,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        birth_date=patient.birth_date.isoformat(),
+        city="Golden",
+        state="co",
+    )
     response = client.post(reverse("patients:edit", args=[patient.id]), data)
     assert response.status_code == 302
     patient.refresh_from_db()
@@ -190,9 +196,13 @@ def test_consent_signed_at_is_read_in_site_time_zone(client_for, nurse, patient,
     client = client_for(nurse)
     client.post(
         reverse("patients:consent_new", args=[patient.id]),
-        {"kind": "sms_contact", "signed_by_name": "Alex", "signer_relation": "self",
-         "signed_at": "2026-01-15T09:30"},
-    )  # fmt: skip
+        {
+            "kind": "sms_contact",
+            "signed_by_name": "Alex",
+            "signer_relation": "self",
+            "signed_at": "2026-01-15T09:30",
+        },
+    )
     consent = Consent.objects.get()
     # 09:30 in Denver (MST, UTC-7) is 16:30 UTC.
     assert consent.signed_at.astimezone(UTC).hour == 16
@@ -200,12 +210,16 @@ def test_consent_signed_at_is_read_in_site_time_zone(client_for, nurse, patient,
 
 def test_escort_add_and_remove(client_for, nurse, patient):
     client = client_for(nurse)
-    bad = client.post(reverse("patients:escort_new", args=[patient.id]),
-                      {"name": "Lee", "phone": "12", "relation": "friend"})  # fmt: skip
+    bad = client.post(
+        reverse("patients:escort_new", args=[patient.id]),
+        {"name": "Lee", "phone": "12", "relation": "friend"},
+    )
     assert bad.status_code == 200
     assert bad.context["form"].errors["phone"]
-    client.post(reverse("patients:escort_new", args=[patient.id]),
-                {"name": "Lee Park", "phone": "303 555 0110", "relation": "friend"})  # fmt: skip
+    client.post(
+        reverse("patients:escort_new", args=[patient.id]),
+        {"name": "Lee Park", "phone": "303 555 0110", "relation": "friend"},
+    )
     escort = Escort.objects.get()
     assert escort.phone == "+13035550110"
     client.post(reverse("patients:escort_remove", args=[patient.id, escort.id]), {"confirm": "on"})
@@ -247,15 +261,23 @@ def test_consent_forms_pages(
     assert director_client.get(reverse("patients:consent_document_new")).status_code == 200
     past = director_client.post(
         reverse("patients:consent_document_new"),
-        {"kind": "ketamine_treatment", "title": "T", "body": "B",
-         "effective_from": (timezone.localdate() - timedelta(days=1)).isoformat()},
-    )  # fmt: skip
+        {
+            "kind": "ketamine_treatment",
+            "title": "T",
+            "body": "B",
+            "effective_from": (timezone.localdate() - timedelta(days=1)).isoformat(),
+        },
+    )
     assert services.MESSAGE_EFFECTIVE_PAST in past.context["form"].errors["effective_from"]
     published = director_client.post(
         reverse("patients:consent_document_new"),
-        {"kind": "ketamine_treatment", "title": "Treatment consent", "body": "New text",
-         "effective_from": timezone.localdate().isoformat()},
-    )  # fmt: skip
+        {
+            "kind": "ketamine_treatment",
+            "title": "Treatment consent",
+            "body": "New text",
+            "effective_from": timezone.localdate().isoformat(),
+        },
+    )
     assert published.status_code == 302
     assert doc.organization.consent_documents.filter(kind="ketamine_treatment", version=2).exists()
     assert AuditEvent.objects.filter(object_type="consent_document", action="create").exists()
@@ -266,8 +288,14 @@ def test_consent_form_of_another_organisation_is_404(client_for, nurse):
     from ketapath.patients.models import ConsentDocument
 
     other = Organization.objects.create(name="Elsewhere", mrn_prefix="ELS")
-    doc = ConsentDocument.objects.create(organization=other, kind="sms_contact", version=1,
-                                         title="X", body="Y", effective_from=date(2025, 1, 1))  # fmt: skip
+    doc = ConsentDocument.objects.create(
+        organization=other,
+        kind="sms_contact",
+        version=1,
+        title="X",
+        body="Y",
+        effective_from=date(2025, 1, 1),
+    )
     assert (
         client_for(nurse).get(reverse("patients:consent_document", args=[doc.id])).status_code
         == 404
