@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,20 +23,32 @@ MESSAGE_LOCKED_OUT = (
     "Too many failed sign-in attempts for this account. Try again in {minutes} minutes or ask "
     "your clinic admin."
 )
+MESSAGE_SIGNED_OUT = "You are signed out."
+MESSAGE_NOT_YOUR_SITE = "You do not work at that site."
 
 
 def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Shown instead of the login page while django-axes has the username locked out."""
     minutes = round(settings.AXES_COOLOFF_TIME * 60)
     username = request.POST.get("username", "")[:150]
-    audit(user=None, username=username, action=Action.LOGIN_FAILED, outcome=Outcome.DENIED,
-          detail={"reason": "locked_out"})  # fmt: skip
+    audit(
+        user=None,
+        username=username,
+        action=Action.LOGIN_FAILED,
+        outcome=Outcome.DENIED,
+        detail={"reason": "locked_out"},
+    )
     if request.path.startswith("/api/"):
         from django.http import JsonResponse
 
         return JsonResponse(
-            {"detail": MESSAGE_LOCKED_OUT.format(minutes=minutes), "code": "locked_out",
-             "errors": []}, status=429)  # fmt: skip
+            {
+                "detail": MESSAGE_LOCKED_OUT.format(minutes=minutes),
+                "code": "locked_out",
+                "errors": [],
+            },
+            status=429,
+        )
     form = LoginForm(request)
     return render(
         request,
@@ -50,7 +63,7 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form: LoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         now = time.time()
         self.request.session[SESSION_STARTED] = now
@@ -58,7 +71,7 @@ class LoginView(auth_views.LoginView):
         audit(user=form.get_user(), action=Action.LOGIN)
         return response
 
-    def form_invalid(self, form: LoginForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         audit(
             user=None,
             username=form.data.get("username", "")[:150],
@@ -71,9 +84,9 @@ class LoginView(auth_views.LoginView):
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        audit(user=request.user, action=Action.LOGOUT)  # type: ignore[arg-type]
+        audit(user=request.user, action=Action.LOGOUT)
     logout(request)
-    messages.info(request, "You are signed out.")
+    messages.info(request, MESSAGE_SIGNED_OUT)
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
@@ -84,7 +97,7 @@ def switch_clinic(request: HttpRequest) -> HttpResponse:
     if any(str(c) == chosen for c in clinic_ids_for(request.user)):
         request.session[SESSION_CLINIC] = chosen
     else:
-        messages.error(request, "You do not work at that site.")
+        messages.error(request, MESSAGE_NOT_YOUR_SITE)
     target = request.POST.get("next", "/")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"

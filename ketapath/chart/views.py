@@ -40,7 +40,7 @@ def today(request: HttpRequest) -> HttpResponse:
             "reconsent": reconsent,
             "due": due,
             "querystring": "",
-            "can_read_patients": user_can(request.user, Capability.PATIENT_READ, clinic.id),  # type: ignore[arg-type]
-            "can_register": user_can(request.user, Capability.PATIENT_WRITE, clinic.id),  # type: ignore[arg-type]
+            "can_read_patients": user_can(request.user, Capability.PATIENT_READ, clinic.id),
+            "can_register": user_can(request.user, Capability.PATIENT_WRITE, clinic.id),
         },
     )

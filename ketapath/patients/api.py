@@ -195,7 +195,7 @@ def consent_create(
     )
     clinic_id = payload.clinic
     if clinic_id is None:
-        at = getattr(patient, "access_clinic_ids", set()) & clinics_where(
+        at: set[UUID] = getattr(patient, "access_clinic_ids", set()) & clinics_where(
             user, Capability.PATIENT_WRITE
         )
         clinic_id = (

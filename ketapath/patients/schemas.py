@@ -51,10 +51,10 @@ class PatientPatch(Schema):
 class PatientIn(PatientPatch):
     """A new patient. ``clinic`` is the registering site (default: the preferred site)."""
 
-    given_name: str = Field(min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
-    family_name: str = Field(min_length=1, max_length=NAME_MAX)  # type: ignore[assignment]
-    birth_date: date  # type: ignore[assignment]
-    sex_at_birth: SexAtBirth  # type: ignore[assignment]
+    given_name: str = Field(min_length=1, max_length=NAME_MAX)
+    family_name: str = Field(min_length=1, max_length=NAME_MAX)
+    birth_date: date
+    sex_at_birth: SexAtBirth
     clinic: UUID | None = None
 
 

@@ -249,9 +249,9 @@ def patient_consent_statuses(*, patient: Patient) -> list[ConsentStatus]:
         latest.setdefault(consent.kind, consent)
     statuses = []
     for kind, label in ConsentKind.choices:
-        consent = latest.get(kind)
-        state = consent_state(consent, documents.get(kind), now)
-        statuses.append(ConsentStatus(kind, label, state, consent, documents.get(kind)))
+        signed = latest.get(kind)
+        state = consent_state(signed, documents.get(kind), now)
+        statuses.append(ConsentStatus(kind, label, state, signed, documents.get(kind)))
     return statuses
 
 

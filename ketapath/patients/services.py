@@ -1,7 +1,7 @@
 """Writes for patients, enrolments, escorts and consents. Each validates, saves atomically
 and writes its audit event."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -108,10 +108,7 @@ def _clean_patient(patient: Patient) -> None:
     except ValidationError as exc:
         errors.extend(invalid_from_validation_error(exc).errors)
     if errors:
-        seen: set[tuple[str, str]] = set()
-        unique = [
-            e for e in errors if not ((e.field, e.rule) in seen or seen.add((e.field, e.rule)))
-        ]
+        unique = list(dict.fromkeys(errors))  # FieldError is frozen, so hashable
         raise InvalidInput("The patient's details are not valid.", errors=unique)
 
 
@@ -338,7 +335,7 @@ def consent_record(
         errors.append(FieldError("kind", f"Choose one of: {', '.join(ConsentKind.values)}."))
     now = timezone.now()
     signed_at = signed_at or now
-    if signed_at > now + timezone.timedelta(minutes=5):
+    if signed_at > now + timedelta(minutes=5):
         errors.append(FieldError("signed_at", MESSAGE_SIGNED_IN_FUTURE))
     if not signed_by_name.strip():
         errors.append(FieldError("signed_by_name", "Enter the name of the person who signed."))

@@ -5,7 +5,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.forms import Form
+from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -56,7 +56,7 @@ def patient_for_request(
         raise PermissionDenied(exc.message) from exc
 
 
-def _apply_errors(form: Form, exc: ApplicationError) -> None:
+def _apply_errors(form: BaseForm, exc: ApplicationError) -> None:
     """Put a service's field errors beside the fields, the rest at the top of the form."""
     if not exc.errors:
         form.add_error(None, exc.message)
@@ -69,7 +69,7 @@ def _current_clinic(request: HttpRequest, capability: Capability) -> Clinic:
     clinic: Clinic | None = getattr(request, "clinic", None)
     if clinic is None:
         raise PermissionDenied(MESSAGE_NO_SITE)
-    if not user_can(request.user, capability, clinic.id):  # type: ignore[arg-type]
+    if not user_can(request.user, capability, clinic.id):
         raise PermissionDenied(f"Your role at {clinic.name} does not allow this.")
     return clinic
 
@@ -100,7 +100,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "patients": [str(p.id) for p in page.items],
         },
     )
-    filters = {k: v for k, v in {"q": q, "clinic": clinic_id or ""}.items() if v}
+    filters = {k: v for k, v in {"q": q, "clinic": str(clinic_id or "")}.items() if v}
     return render(
         request,
         "patients/list.html",
@@ -291,7 +291,7 @@ def patient_enrol(request: HttpRequest, patient_id: UUID) -> HttpResponse:
         clinic_uuid = UUID(request.POST.get("clinic", ""))
     except ValueError as exc:
         raise Http404 from exc
-    if clinic_uuid not in clinics_where(request.user, Capability.PATIENT_WRITE):  # type: ignore[arg-type]
+    if clinic_uuid not in clinics_where(request.user, Capability.PATIENT_WRITE):
         raise Http404
     clinic = get_object_or_404(Clinic, id=clinic_uuid)
     try:
@@ -304,7 +304,7 @@ def patient_enrol(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 
 
 def _organization_ids(request: HttpRequest) -> set[UUID]:
-    ids = clinics_where(request.user, Capability.PATIENT_READ)  # type: ignore[arg-type]
+    ids = clinics_where(request.user, Capability.PATIENT_READ)
     if not ids:
         raise PermissionDenied(MESSAGE_NO_SITE)
     return set(Clinic.objects.filter(id__in=ids).values_list("organization_id", flat=True))
@@ -321,7 +321,7 @@ def consent_document_list(request: HttpRequest) -> HttpResponse:
     )
     can_publish = user_can(
         request.user, Capability.POLICY_WRITE, getattr(request, "clinic_id", None)
-    )  # type: ignore[arg-type]
+    )
     current = {
         doc.id
         for org in orgs
