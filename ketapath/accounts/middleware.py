@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.contrib.auth.views import redirect_to_login
 
 from ketapath.accounts.permissions import clinic_ids_for
 
@@ -27,10 +28,13 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated and SESSION_STARTED in request.session:
+        if request.user.is_authenticated:
             now = time.time()
+            # A session opened elsewhere than our login page (Django's admin login) carries no
+            # start time; it starts counting now instead of never timing out.
+            started = request.session.setdefault(SESSION_STARTED, now)
             idle = now - request.session.get(SESSION_LAST_SEEN, now)
-            age = now - request.session[SESSION_STARTED]
+            age = now - started
             message = None
             if idle > settings.SESSION_IDLE_MINUTES * 60:
                 message = MESSAGE_IDLE.format(minutes=settings.SESSION_IDLE_MINUTES)
@@ -40,8 +44,13 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 if request.path.startswith("/api/"):
                     return self.get_response(request)
-                messages.info(request, message)
-                return redirect_to_login(request.get_full_path())
+                # MessageMiddleware runs inside this middleware, so it has not attached its
+                # storage yet: store the message for the login page here.
+                storage = default_storage(request)
+                storage.add(messages.INFO, message)
+                response = redirect_to_login(request.get_full_path())
+                storage.update(response)
+                return response
             request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
 

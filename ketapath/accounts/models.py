@@ -126,7 +126,8 @@ class Membership(BaseModel):
 
 
 class ApiToken(BaseModel):
-    """A bearer token for the API. Only its SHA-256 hash is stored; it expires and can be revoked."""
+    """A bearer token for the API: only its SHA-256 hash is stored; it expires and can be
+    revoked."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     token_hash = models.CharField(max_length=64, unique=True)

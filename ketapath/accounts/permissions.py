@@ -148,4 +148,5 @@ def denial_reason(user: User, capability: C, clinic_id: UUID | None) -> str:
     if not roles:
         return f"Your role does not allow this: {capability.label.lower()}."
     missing = missing_credentials(user, capability, roles, timezone.localdate())
-    return f"Your {', '.join(missing)} is missing or expired, so you cannot: {capability.label.lower()}."
+    action = capability.label.lower()
+    return f"Your {', '.join(missing)} is missing or expired, so you cannot: {action}."

@@ -121,7 +121,8 @@ def user_save(*, user: User, actor: User, clinic: Clinic, password: str | None =
 def membership_set_roles(
     *, user: User, clinic: Clinic, roles: set[str], actor: User
 ) -> list[Membership]:
-    """Make the user's active roles at ``clinic`` exactly ``roles``; audited as a privilege change."""
+    """Make the user's active roles at ``clinic`` exactly ``roles``; audited as a privilege
+    change."""
     with transaction.atomic():
         current = {m.role: m for m in Membership.objects.filter(user=user, clinic=clinic)}
         before = {r for r, m in current.items() if m.active}

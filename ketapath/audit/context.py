@@ -10,7 +10,11 @@ class RequestContext:
     ip: str | None = None
 
 
-_current: ContextVar[RequestContext] = ContextVar("ketapath_request", default=RequestContext())
+# RequestContext is frozen, so sharing one default instance between contexts is safe.
+_current: ContextVar[RequestContext] = ContextVar(
+    "ketapath_request",
+    default=RequestContext(),  # noqa: B039
+)
 
 
 def current() -> RequestContext:

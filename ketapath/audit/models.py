@@ -12,10 +12,10 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise PermissionError(MESSAGE_APPEND_ONLY)
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise PermissionError(MESSAGE_APPEND_ONLY)
 
-    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError(MESSAGE_APPEND_ONLY)
 
 
@@ -72,5 +72,5 @@ class AuditEvent(models.Model):
             raise PermissionError(MESSAGE_APPEND_ONLY)
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError(MESSAGE_APPEND_ONLY)

@@ -1,3 +1,10 @@
+from django.urls import path
+
+from ketapath.audit import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.event_list, name="events"),
+    path("export.csv", views.event_export, name="export"),
+]

@@ -25,6 +25,9 @@ from ketapath.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 MESSAGE_UNAUTHENTICATED = "Authentication required: log in or send a valid bearer token."
 MESSAGE_NOT_FOUND = "Not found."
 MESSAGE_FORBIDDEN = "Your role does not allow this action."
+MESSAGE_BODY_NOT_JSON = "The request body is not valid JSON."
+# The message Ninja raises (as HttpError 400) when it cannot parse a request body.
+NINJA_UNPARSABLE_BODY = "Cannot parse request body"
 
 
 class FieldErrorOut(Schema):
@@ -120,4 +123,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400 and str(exc).startswith(NINJA_UNPARSABLE_BODY):
+            # A body that is not JSON is invalid input like any other (DESIGN §5a: 422).
+            fields = [FieldError(field="body", rule=MESSAGE_BODY_NOT_JSON)]
+            return error_response(api, request, 422, MESSAGE_INVALID, "invalid", fields)
         return error_response(api, request, exc.status_code, str(exc), "http_error")
