@@ -22,7 +22,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Patients", reverse("patients:list")))
     if user_can_anywhere(user, Capability.STAFF_MANAGE):
         items.append(("Admin", reverse("clinics:admin")))
-    if user_can_anywhere(user, Capability.POLICY_WRITE):
+    if current is not None:
+        # Everyone at a site may read its policy; only the medical director changes it.
         items.append(("Clinic policy", reverse("clinics:policy")))
     if user_can_anywhere(user, Capability.AUDIT_READ):
         items.append(("Audit trail", reverse("audit:events")))

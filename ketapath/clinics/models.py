@@ -88,7 +88,9 @@ class OpeningHours(BaseModel):
         ordering = ["weekday", "opens"]
         verbose_name_plural = "opening hours"
         constraints = [
-            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="hours_close_after_open"),
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")), name="hours_close_after_open"
+            ),
             models.CheckConstraint(
                 condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_range"
             ),
