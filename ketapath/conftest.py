@@ -16,7 +16,7 @@ from ketapath.accounts.models import Membership, Role, User
 from ketapath.clinics.models import Clinic, ClinicPolicy, OpeningHours, Organization, Room
 from ketapath.patients.models import ConsentDocument, ConsentKind, Enrolment, Patient
 
-PASSWORD = "correct-horse-battery"  # noqa: S105
+PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
