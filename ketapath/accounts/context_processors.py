@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from ketapath.accounts.permissions import clinic_ids_for, user_can_anywhere
+from ketapath.accounts.permissions import user_can_anywhere
 from ketapath.core.capabilities import Capability
 
 
@@ -13,10 +13,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from ketapath.clinics.models import Clinic
-
-    clinics = list(Clinic.objects.filter(id__in=clinic_ids_for(user)).order_by("name"))
-    current = next((c for c in clinics if c.id == getattr(request, "clinic_id", None)), None)
+    # CurrentClinicMiddleware already loaded the user's sites for this request.
+    clinics = getattr(request, "user_clinics", [])
+    current = getattr(request, "clinic", None)
     items: list[tuple[str, str]] = [("Today", reverse("chart:today"))]
     if user_can_anywhere(user, Capability.PATIENT_READ):
         items.append(("Patients", reverse("patients:list")))

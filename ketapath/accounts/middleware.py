@@ -67,10 +67,12 @@ class CurrentClinicMiddleware:
 
         request.clinic = None  # type: ignore[attr-defined]
         request.clinic_id = None  # type: ignore[attr-defined]
+        request.user_clinics = []  # type: ignore[attr-defined]
         if request.user.is_authenticated and hasattr(request, "session"):
             allowed = clinic_ids_for(request.user)
             chosen = request.session.get(SESSION_CLINIC)
             candidates = list(Clinic.objects.filter(id__in=allowed).order_by("name"))
+            request.user_clinics = candidates  # type: ignore[attr-defined]
             clinic = next((c for c in candidates if str(c.id) == chosen), None)
             if clinic is None and candidates:
                 clinic = candidates[0]
