@@ -44,7 +44,12 @@ def patient_banner(*, patient: Patient, consent_statuses: list | None = None) ->
         )
     )
     treatment = next(s for s in statuses if s.kind == ConsentKind.KETAMINE_TREATMENT)
-    tone = "ok" if treatment.is_current else "danger" if treatment.state == "missing" else "warn"
+    if treatment.is_current:
+        tone = "ok"
+    elif treatment.state in ("missing", "withdrawn"):
+        tone = "danger"
+    else:
+        tone = "warn"
     banner.items.append(
         BannerItem("Treatment consent", patient_selectors.STATE_LABELS[treatment.state], tone)
     )

@@ -31,7 +31,8 @@ def today(request: HttpRequest) -> HttpResponse:
     page = selectors.today_page(clinic=clinic)
     number, size = clamp_page(request.GET.get("page"))
     due = paginate(page.reconsent_due, number, size)
-    reconsent = [(p, STATE_LABELS[treatment_consent_state_of(p)]) for p in due.items]
+    states = [(p, treatment_consent_state_of(p)) for p in due.items]
+    reconsent = [(p, state, STATE_LABELS[state]) for p, state in states]
     return render(
         request,
         "chart/today.html",

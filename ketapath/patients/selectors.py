@@ -202,11 +202,15 @@ class ConsentStatus:
     def is_current(self) -> bool:
         return self.state == "current"
 
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
 
 STATE_LABELS = {
     "current": "On file",
-    "expired": "Expired — re-consent needed",
-    "outdated": "New form version — re-consent needed",
+    "expired": "Expired",
+    "outdated": "New version to sign",
     "withdrawn": "Withdrawn",
     "missing": "Not on file",
 }
