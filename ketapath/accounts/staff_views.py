@@ -26,11 +26,11 @@ from ketapath.accounts.staff_selectors import (
     staff_for_clinic,
     staff_member_for_clinic,
 )
-from ketapath.clinics.forms import ConfirmForm, apply_errors
 from ketapath.clinics.models import Clinic
 from ketapath.clinics.selectors import clinic_get
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, FieldError, InvalidInput
+from ketapath.core.forms import ConfirmForm, apply_errors
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.core.timeutils import local_today
 

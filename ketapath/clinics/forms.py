@@ -29,16 +29,6 @@ COMMON_TIME_ZONES = (
 )
 
 
-def apply_errors(form: forms.BaseForm, exc: ApplicationError, prefix: str = "") -> None:
-    """Show a service's field errors beside the form's fields (others above the form)."""
-    if not exc.errors:
-        form.add_error(None, exc.message)
-        return
-    for error in exc.errors:
-        name = error.field.removeprefix(prefix)
-        form.add_error(name if name in form.fields else None, error.rule)
-
-
 def _model_label(model: type[Any], name: str) -> str:
     label = str(model._meta.get_field(name).verbose_name)
     return label[:1].upper() + label[1:]
@@ -164,12 +154,6 @@ class RoomForm(forms.Form):
         required=False,
         initial=True,
         help_text="Untick to stop booking this room; its history is kept.",
-    )
-
-
-class ConfirmForm(forms.Form):
-    confirm = forms.BooleanField(
-        label="Yes, I am sure", error_messages={"required": "Tick the box to confirm."}
     )
 
 

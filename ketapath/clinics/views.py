@@ -20,11 +20,9 @@ from ketapath.clinics.forms import (
     COMMON_TIME_ZONES,
     ClinicDetailsForm,
     ClosureForm,
-    ConfirmForm,
     HoursFormSet,
     PolicyForm,
     RoomForm,
-    apply_errors,
     policy_setting_meta,
 )
 from ketapath.clinics.models import Clinic, ClinicPolicy, OpeningHours
@@ -53,6 +51,7 @@ from ketapath.clinics.services import (
 )
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Forbidden
+from ketapath.core.forms import ConfirmForm, apply_errors
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.core.timeutils import local_today, to_local
 from ketapath.core.validators import format_phone

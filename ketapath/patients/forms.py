@@ -125,10 +125,6 @@ class EscortForm(forms.Form):
     relation = forms.CharField(max_length=60, help_text="e.g. spouse, daughter, friend")
 
 
-class ConfirmForm(forms.Form):
-    confirm = forms.BooleanField(label="Yes, I am sure.")
-
-
 class ConsentDocumentForm(forms.Form):
     kind = forms.ChoiceField(choices=ConsentKind.choices, label="Consent kind")
     title = forms.CharField(max_length=200)

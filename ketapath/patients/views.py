@@ -5,7 +5,6 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,10 +18,10 @@ from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Forbidden, InvalidInput, NotFound
+from ketapath.core.forms import ConfirmForm, apply_errors
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.patients import selectors, services
 from ketapath.patients.forms import (
-    ConfirmForm,
     ConsentDocumentForm,
     ConsentForm,
     ConsentWithdrawForm,
@@ -54,15 +53,6 @@ def patient_for_request(
         raise Http404(exc.message) from exc
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from exc
-
-
-def _apply_errors(form: BaseForm, exc: ApplicationError) -> None:
-    """Put a service's field errors beside the fields, the rest at the top of the form."""
-    if not exc.errors:
-        form.add_error(None, exc.message)
-    for err in exc.errors:
-        field = err.field if err.field in form.fields else None
-        form.add_error(field, err.rule if field else f"{err.field}: {err.rule}".lstrip(": "))
 
 
 def _current_clinic(request: HttpRequest, capability: Capability) -> Clinic:
@@ -141,7 +131,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
                         family_name=form.cleaned_data["family_name"],
                         birth_date=form.cleaned_data["birth_date"],
                     )
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(
                     request, f"{patient.display_name} registered with MRN {patient.mrn}."
@@ -182,7 +172,7 @@ def patient_edit(request: HttpRequest, patient_id: UUID) -> HttpResponse:
                         birth_date=form.cleaned_data["birth_date"],
                         exclude_id=patient.id,
                     )
-                _apply_errors(form, exc)
+                apply_errors(form, exc)
             else:
                 messages.success(request, "Patient details saved.")
                 return redirect("chart:patient", patient_id=patient.id)
@@ -213,7 +203,7 @@ def consent_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
                 signed_at=form.cleaned_data["signed_at"],
             )
         except ApplicationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Consent recorded.")
             return redirect("chart:patient", patient_id=patient.id)
@@ -241,7 +231,7 @@ def consent_withdraw(request: HttpRequest, patient_id: UUID, consent_id: UUID) -
                 reason=form.cleaned_data["reason"],
             )
         except ApplicationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Consent marked as withdrawn.")
             return redirect("chart:patient", patient_id=patient.id)
@@ -261,7 +251,7 @@ def escort_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
         try:
             services.escort_add(user=request.user, patient=patient, **form.cleaned_data)  # type: ignore[arg-type]
         except InvalidInput as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Escort added.")
             return redirect("chart:patient", patient_id=patient.id)
@@ -361,7 +351,7 @@ def consent_document_new(request: HttpRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except ApplicationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"{document.title} v{document.version} published.")
             return redirect("patients:consent_documents")
