@@ -3,6 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -60,7 +61,11 @@ def token_issue(request: HttpRequest, payload: TokenIn) -> Status[dict[str, obje
             outcome=Outcome.DENIED,
             detail={"reason": "locked_out", "via": "api"},
         )
-        raise ApplicationError(MESSAGE_LOCKED_OUT.format(minutes=15), code="locked_out", status=429)
+        raise ApplicationError(
+            MESSAGE_LOCKED_OUT.format(minutes=round(settings.AXES_COOLOFF_TIME * 60)),
+            code="locked_out",
+            status=429,
+        )
     if not isinstance(user, User) or not user.is_active:
         audit(
             user=None,
