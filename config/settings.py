@@ -37,9 +37,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 TESTING = "pytest" in sys.modules or env_bool("KETAPATH_TESTING")
 DEBUG = env_bool("DEBUG", False)
 
-# Without DEBUG a real key is required: Django refuses to sign anything with an empty key,
-# and config/wsgi.py and config/asgi.py refuse to start without one. Tools that never sign
-# (migrations, type checks) still run.
+# Without DEBUG a real key is required: the server refuses to start with an empty one, while
+# tools that never sign anything (migrations, type checks) still run.
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY and (DEBUG or TESTING):
     SECRET_KEY = "insecure-development-key-never-use-in-production"
@@ -165,6 +164,7 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -176,7 +176,8 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = ["username"]
 # Clinic staff share one office address, so locking by IP would lock a whole site out;
 # the username lock is not bypassed by rotating user agents or cookies.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# HSTS preloading is hard to undo, so it is each deployment's own choice (SECURE_HSTS_PRELOAD).
+SILENCED_SYSTEM_CHECKS = ["axes.W006", "security.W021"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "ketapath.accounts.views.lockout_response"
 AXES_VERBOSE = False
