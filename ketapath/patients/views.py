@@ -106,6 +106,23 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _refused(
+    form: PatientForm, exc: ApplicationError, user: User, exclude_id: UUID | None = None
+) -> list[Patient]:
+    """Show the service's refusal on the form; for a likely duplicate, the candidates."""
+    duplicates = []
+    if exc.code == "likely_duplicate":
+        duplicates = selectors.patient_likely_duplicates(
+            user=user,
+            given_name=form.cleaned_data["given_name"],
+            family_name=form.cleaned_data["family_name"],
+            birth_date=form.cleaned_data["birth_date"],
+            exclude_id=exclude_id,
+        )
+    apply_errors(form, exc)  # adding errors removes fields from cleaned_data: do it last
+    return duplicates
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_new(request: HttpRequest) -> HttpResponse:
@@ -124,14 +141,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
                     confirm_not_duplicate=form.cleaned_data["confirm_not_duplicate"],
                 )
             except ApplicationError as exc:
-                if exc.code == "likely_duplicate":
-                    duplicates = selectors.patient_likely_duplicates(
-                        user=user,
-                        given_name=form.cleaned_data["given_name"],
-                        family_name=form.cleaned_data["family_name"],
-                        birth_date=form.cleaned_data["birth_date"],
-                    )
-                apply_errors(form, exc)
+                duplicates = _refused(form, exc, user)
             else:
                 messages.success(
                     request, f"{patient.display_name} registered with MRN {patient.mrn}."
@@ -164,15 +174,7 @@ def patient_edit(request: HttpRequest, patient_id: UUID) -> HttpResponse:
                     confirm_not_duplicate=form.cleaned_data["confirm_not_duplicate"],
                 )
             except ApplicationError as exc:
-                if exc.code == "likely_duplicate":
-                    duplicates = selectors.patient_likely_duplicates(
-                        user=user,
-                        given_name=form.cleaned_data["given_name"],
-                        family_name=form.cleaned_data["family_name"],
-                        birth_date=form.cleaned_data["birth_date"],
-                        exclude_id=patient.id,
-                    )
-                apply_errors(form, exc)
+                duplicates = _refused(form, exc, user, exclude_id=patient.id)
             else:
                 messages.success(request, "Patient details saved.")
                 return redirect("chart:patient", patient_id=patient.id)
