@@ -159,7 +159,9 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def patient_edit(request: HttpRequest, patient_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     user: User = request.user  # type: ignore[assignment]
     sites = clinics_where(user, Capability.PATIENT_WRITE) | {patient.preferred_clinic_id}
     duplicates: list[Patient] = []
@@ -190,7 +192,9 @@ def patient_edit(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def consent_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     clinic = _current_clinic(request, Capability.PATIENT_WRITE)
     form = ConsentForm(request.POST or None, initial={"kind": request.GET.get("kind", "")})
     if request.method == "POST" and form.is_valid():
@@ -220,7 +224,9 @@ def consent_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def consent_withdraw(request: HttpRequest, patient_id: UUID, consent_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     consent = get_object_or_404(
         Consent.objects.select_related("document"), id=consent_id, patient=patient
     )
@@ -247,7 +253,9 @@ def consent_withdraw(request: HttpRequest, patient_id: UUID, consent_id: UUID) -
 @login_required
 @require_http_methods(["GET", "POST"])
 def escort_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     form = EscortForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -263,7 +271,9 @@ def escort_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def escort_remove(request: HttpRequest, patient_id: UUID, escort_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     escort = get_object_or_404(Escort, id=escort_id, patient=patient, active=True)
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -278,7 +288,9 @@ def escort_remove(request: HttpRequest, patient_id: UUID, escort_id: UUID) -> Ht
 @login_required
 @require_POST
 def patient_enrol(request: HttpRequest, patient_id: UUID) -> HttpResponse:
-    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
     try:
         clinic_uuid = UUID(request.POST.get("clinic", ""))
     except ValueError as exc:

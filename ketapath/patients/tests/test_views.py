@@ -300,3 +300,10 @@ def test_consent_form_of_another_organisation_is_404(client_for, nurse):
         client_for(nurse).get(reverse("patients:consent_document", args=[doc.id])).status_code
         == 404
     )
+
+
+def test_opening_a_patient_form_is_an_audited_read(client_for, nurse, patient):
+    client_for(nurse).get(reverse("patients:edit", args=[patient.id]))
+    event = AuditEvent.objects.get(action="read", patient_id=patient.id)
+    assert event.outcome == "success"
+    assert event.username == "nurse"
