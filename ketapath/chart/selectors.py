@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ketapath.accounts.models import User
-from ketapath.accounts.permissions import clinics_where
+from ketapath.accounts.permissions import clinics_where, user_can_anywhere
 from ketapath.clinics.models import Clinic, Closure, OpeningHours
 from ketapath.core.capabilities import Capability
 from ketapath.core.timeutils import age_on, local_today
@@ -66,6 +66,7 @@ class PatientChart:
     consents: list
     enrol_choices: list[Clinic]
     can_write: bool
+    can_audit: bool
 
 
 def patient_chart(*, user: User, patient: Patient) -> PatientChart:
@@ -86,6 +87,7 @@ def patient_chart(*, user: User, patient: Patient) -> PatientChart:
         consents=list(patient_selectors.patient_consents(patient=patient)[:50]),
         enrol_choices=enrol_choices,
         can_write=bool(write_sites & getattr(patient, "access_clinic_ids", set())),
+        can_audit=user_can_anywhere(user, Capability.AUDIT_READ),
     )
 
 

@@ -182,3 +182,14 @@ def test_user_without_site_sees_explanation(client_for, make_user, site):
     response = client_for(lonely).get("/")
     assert response.status_code == 200
     assert "No site yet" in response.content.decode()
+
+
+def test_privacy_officer_reaches_the_patients_access_log(
+    client_for, privacy_officer, nurse, patient
+):
+    link = f"/audit/?patient={patient.id}"
+    assert link in client_for(privacy_officer).get(chart_url(patient)).content.decode()
+    assert link not in client_for(nurse).get(chart_url(patient)).content.decode()
+    response = client_for(privacy_officer).get(link)
+    assert response.status_code == 200
+    assert str(patient.id)[:8] in response.content.decode()
