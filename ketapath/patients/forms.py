@@ -80,7 +80,7 @@ class PatientSearchForm(forms.Form):
         label="Search",
         max_length=100,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Name, MRN, date of birth or phone"}
+            attrs=dict(type="search", placeholder="Name, MRN, date of birth or phone")
         ),
         help_text="Name, MRN, date of birth (YYYY-MM-DD or MM/DD/YYYY) or phone.",
     )
