@@ -8,7 +8,9 @@ from ketapath.audit.api import router as audit_router
 from ketapath.clinics.api import router as clinics_router
 from ketapath.core.api import JSONRenderer, install_error_handlers
 from ketapath.core.health import router as health_router
+from ketapath.medications.api import router as medications_router
 from ketapath.patients.api import router as patients_router
+from ketapath.questionnaires.api import router as questionnaires_router
 
 api = NinjaAPI(
     title="Ketapath API",
@@ -30,3 +32,5 @@ api.add_router("/auth", accounts_router, tags=["auth"])
 api.add_router("/clinics", clinics_router, tags=["clinics"])
 api.add_router("/patients", patients_router, tags=["patients"])
 api.add_router("/audit", audit_router, tags=["audit"])
+api.add_router("/questionnaires", questionnaires_router, tags=["questionnaires"])
+api.add_router("/", medications_router, tags=["medications"])

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "ketapath.clinics",
     "ketapath.accounts",
     "ketapath.patients",
+    "ketapath.questionnaires",
+    "ketapath.medications",
     "ketapath.chart",
 ]
 

@@ -161,6 +161,13 @@ class ClinicPolicy(BaseModel):
         validators=[MinValueValidator(1), MaxValueValidator(120)],
         help_text="Months an SMS/e-mail contact consent stays valid; empty means until withdrawn.",
     )
+    pcl5_provisional_cutoff = models.PositiveSmallIntegerField(
+        "PCL-5 provisional PTSD cut-off",
+        default=33,
+        validators=[MinValueValidator(20), MaxValueValidator(80)],
+        help_text="PCL-5 total at or above which PTSD is provisionally indicated. Bovin et al. "
+        "2016: 31–33; default 33, the conservative top of the range (clinical.md §2.2).",
+    )
     change_reason = models.CharField(max_length=300, blank=True)
     changed_by_id = models.UUIDField(null=True, blank=True)
     changed_by_name = models.CharField(max_length=200, blank=True)
@@ -174,7 +181,11 @@ class ClinicPolicy(BaseModel):
         ]
 
     # The fields a medical director edits; new issues append theirs here.
-    EDITABLE_FIELDS = ("treatment_consent_months", "contact_consent_months")
+    EDITABLE_FIELDS = (
+        "treatment_consent_months",
+        "contact_consent_months",
+        "pcl5_provisional_cutoff",
+    )
 
     def __str__(self) -> str:
         return f"{self.clinic} policy v{self.version}"

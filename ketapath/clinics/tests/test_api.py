@@ -201,7 +201,11 @@ def test_everyone_at_the_site_reads_the_policy(
     policy = site.policies.get()
     assert body["id"] == str(policy.id)
     assert body["version"] == 1
-    assert body["fields"] == {"treatment_consent_months": 12, "contact_consent_months": None}
+    assert body["fields"] == {
+        "treatment_consent_months": 12,
+        "contact_consent_months": None,
+        "pcl5_provisional_cutoff": 33,
+    }
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
     assert body["changed_at"][-6:] in {"-07:00", "-06:00"}
@@ -220,7 +224,11 @@ def test_director_changes_the_policy(
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["version"] == 2
-    assert body["fields"] == {"treatment_consent_months": 12, "contact_consent_months": 24}
+    assert body["fields"] == {
+        "treatment_consent_months": 12,
+        "contact_consent_months": 24,
+        "pcl5_provisional_cutoff": 33,
+    }
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name
     assert list(site.policies.values_list("version", flat=True)) == [2, 1]

@@ -30,7 +30,12 @@ NOT_DIRECTOR = [p for p in ALL_STAFF if p != "director"]
 
 
 def _change(**overrides: str) -> dict[str, str]:
-    data = {"treatment_consent_months": "6", "contact_consent_months": "", "reason": "Board"}
+    data = {
+        "treatment_consent_months": "6",
+        "contact_consent_months": "",
+        "pcl5_provisional_cutoff": "33",
+        "reason": "Board",
+    }
     data.update(overrides)
     return data
 

@@ -1,0 +1,50 @@
+"""Migrations keep a clinic's data: existing policy versions survive and get the new
+setting's cited default."""
+
+from datetime import time
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("clinics", "0001_initial")]
+AFTER = [("clinics", "0002_policy_pcl5_cutoff")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_pcl5_default():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLD")
+    clinic = old.get_model("clinics", "Clinic").objects.create(
+        organization=org,
+        name="Old Site",
+        address_line1="1 Main",
+        city="Denver",
+        state="CO",
+        postal_code="80202",
+        phone="+13035550100",
+        time_zone="America/Denver",
+    )
+    old.get_model("clinics", "OpeningHours").objects.create(
+        clinic=clinic, weekday=0, opens=time(8), closes=time(17)
+    )
+    old.get_model("clinics", "ClinicPolicy").objects.create(
+        clinic=clinic, version=1, treatment_consent_months=9, change_reason="Before the upgrade"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(AFTER)
+    new = executor.loader.project_state(AFTER).apps
+    policy = new.get_model("clinics", "ClinicPolicy").objects.get(clinic_id=clinic.id)
+    assert policy.version == 1
+    assert policy.treatment_consent_months == 9
+    assert policy.change_reason == "Before the upgrade"
+    assert policy.pcl5_provisional_cutoff == 33
+
+    # Leave the database fully migrated for the tests that follow.
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
