@@ -168,6 +168,27 @@ class ClinicPolicy(BaseModel):
         help_text="PCL-5 total at or above which PTSD is provisionally indicated. Bovin et al. "
         "2016: 31–33; default 33, the conservative top of the range (clinical.md §2.2).",
     )
+    alert_escalation_minutes = models.PositiveSmallIntegerField(
+        "safety alert escalation after (minutes)",
+        default=240,
+        validators=[MinValueValidator(15), MaxValueValidator(1440)],
+        help_text="Opening-hours minutes an open safety alert may wait for a clinician before it "
+        "escalates to the medical director. Default 240 (4 hours), the clinic's standard.",
+    )
+    mme_caution_at = models.PositiveSmallIntegerField(
+        "MME caution flag at (MME/day)",
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Daily MME at or above which the chart flags caution and prompts to offer "
+        "naloxone. Default 50 (CDC 2022; clinical.md §3.1).",
+    )
+    mme_high_at = models.PositiveSmallIntegerField(
+        "MME high flag at (MME/day)",
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Daily MME at or above which the chart flags a high dose. Default 90 (CDC "
+        "2016 ceiling, a guidepost in 2022; clinical.md §3.1).",
+    )
     change_reason = models.CharField(max_length=300, blank=True)
     changed_by_id = models.UUIDField(null=True, blank=True)
     changed_by_name = models.CharField(max_length=200, blank=True)
@@ -185,6 +206,9 @@ class ClinicPolicy(BaseModel):
         "treatment_consent_months",
         "contact_consent_months",
         "pcl5_provisional_cutoff",
+        "alert_escalation_minutes",
+        "mme_caution_at",
+        "mme_high_at",
     )
 
     def __str__(self) -> str:

@@ -34,6 +34,9 @@ def _change(**overrides: str) -> dict[str, str]:
         "treatment_consent_months": "6",
         "contact_consent_months": "",
         "pcl5_provisional_cutoff": "33",
+        "alert_escalation_minutes": "240",
+        "mme_caution_at": "50",
+        "mme_high_at": "90",
         "reason": "Board",
     }
     data.update(overrides)
