@@ -29,10 +29,29 @@ class Banner:
     items: list[BannerItem] = field(default_factory=list)
 
 
-def patient_banner(*, patient: Patient, consent_statuses: list | None = None) -> Banner:
-    """Name, age, MRN, site, pathway and treatment consent; later apps add their items
-    (allergies, open alerts) here."""
+def allergy_banner_item(summary: patient_selectors.AllergySummary) -> BannerItem:
+    """Allergies by name (a stop sign), "No known allergies", or "Not yet asked" (a warning:
+    never shown as if there were none)."""
+    if summary.status == "has_allergies":
+        names = ", ".join(
+            f"{a.substance} ({a.get_severity_display().lower()})" for a in summary.allergies
+        )
+        return BannerItem("Allergies", names, "danger")
+    if summary.status == "none_known":
+        return BannerItem("Allergies", "No known allergies", "ok")
+    return BannerItem("Allergies", "Not yet asked", "warn")
+
+
+def patient_banner(
+    *,
+    patient: Patient,
+    consent_statuses: list | None = None,
+    allergies: patient_selectors.AllergySummary | None = None,
+) -> Banner:
+    """Name, age, MRN, site, pathway, allergies and treatment consent; later apps add their
+    items (open alerts) here."""
     statuses = consent_statuses or patient_selectors.patient_consent_statuses(patient=patient)
+    allergy_summary = allergies or patient_selectors.patient_allergies(patient=patient)
     banner = Banner(patient=patient, age=age_on(patient.birth_date, timezone.localdate()))
     banner.items.append(BannerItem("MRN", patient.mrn))
     banner.items.append(BannerItem("Born", f"{patient.birth_date:%Y-%m-%d}"))
@@ -43,6 +62,7 @@ def patient_banner(*, patient: Patient, consent_statuses: list | None = None) ->
             "Pathway", patient.get_pathway_display() if patient.pathway else "Not yet decided"
         )
     )
+    banner.items.append(allergy_banner_item(allergy_summary))
     treatment = next(s for s in statuses if s.kind == ConsentKind.KETAMINE_TREATMENT)
     if treatment.is_current:
         tone = "ok"
@@ -65,6 +85,7 @@ class PatientChart:
     consent_statuses: list[patient_selectors.ConsentStatus]
     consents: list
     enrol_choices: list[Clinic]
+    allergies: patient_selectors.AllergySummary
     can_write: bool
     can_audit: bool
 
@@ -72,6 +93,7 @@ class PatientChart:
 def patient_chart(*, user: User, patient: Patient) -> PatientChart:
     """Everything the chart page shows, in a fixed number of queries."""
     statuses = patient_selectors.patient_consent_statuses(patient=patient)
+    allergies = patient_selectors.patient_allergies(patient=patient)
     enrolments = patient_selectors.patient_enrolments(patient=patient)
     write_sites = clinics_where(user, Capability.PATIENT_WRITE)
     enrolled = {e.clinic_id for e in enrolments}
@@ -80,12 +102,13 @@ def patient_chart(*, user: User, patient: Patient) -> PatientChart:
     )
     return PatientChart(
         patient=patient,
-        banner=patient_banner(patient=patient, consent_statuses=statuses),
+        banner=patient_banner(patient=patient, consent_statuses=statuses, allergies=allergies),
         enrolments=enrolments,
         escorts=patient_selectors.patient_escorts(patient=patient),
         consent_statuses=statuses,
         consents=list(patient_selectors.patient_consents(patient=patient)[:50]),
         enrol_choices=enrol_choices,
+        allergies=allergies,
         can_write=bool(write_sites & getattr(patient, "access_clinic_ids", set())),
         can_audit=user_can_anywhere(user, Capability.AUDIT_READ),
     )

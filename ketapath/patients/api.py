@@ -16,15 +16,19 @@ from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, InvalidInput, NotFound
 from ketapath.core.pagination import paginate
+from ketapath.core.timeutils import rfc3339
 from ketapath.patients import selectors, services
 from ketapath.patients.models import Enrolment
 from ketapath.patients.schemas import (
+    AllergyIn,
+    AllergyListOut,
     ConsentIn,
     ConsentListOut,
     ConsentOut,
     PatientIn,
     PatientOut,
     PatientPatch,
+    allergy_out,
     consent_out,
     patient_out,
 )
@@ -217,3 +221,63 @@ def consent_create(
     )
     consent = selectors.patient_consents(patient=patient).get(id=consent.id)
     return Status(201, consent_out(consent, patient.preferred_clinic.time_zone))
+
+
+MESSAGE_ALLERGY_FIELDS = "Send substance and severity, or none_known: true."
+
+
+def _allergy_list(patient: Any) -> dict[str, Any]:
+    summary = selectors.patient_allergies(patient=patient, include_removed=True)
+    tz = patient.preferred_clinic.time_zone
+    return {
+        "status": summary.status,
+        "none_known_at": rfc3339(patient.no_known_allergies_at, tz),
+        "items": [allergy_out(a, tz) for a in summary.allergies],
+        "count": len(summary.allergies),
+    }
+
+
+@router.get("/{patient_id}/allergies", response={200: AllergyListOut, **ERRORS})
+def allergy_list(request: HttpRequest, patient_id: UUID) -> dict[str, Any]:
+    user = _user(request)
+    patient = selectors.patient_get_for_user(user=user, patient_id=patient_id)
+    audit(
+        user=user,
+        action=Action.READ,
+        patient_id=patient.id,
+        clinic_id=patient.preferred_clinic_id,
+        object_type="allergy",
+        detail={"via": "api"},
+    )
+    return _allergy_list(patient)
+
+
+@router.post("/{patient_id}/allergies", response={201: AllergyListOut, **ERRORS})
+def allergy_create(
+    request: HttpRequest, patient_id: UUID, payload: AllergyIn
+) -> Status[dict[str, Any]]:
+    user = _user(request)
+    patient = selectors.patient_get_for_user(
+        user=user, patient_id=patient_id, capability=Capability.PATIENT_WRITE
+    )
+    if payload.none_known:
+        if payload.substance or payload.severity:
+            raise InvalidInput(
+                MESSAGE_ALLERGY_FIELDS, errors=[FieldError("none_known", MESSAGE_ALLERGY_FIELDS)]
+            )
+        services.allergy_none_known(user=user, patient=patient)
+    else:
+        missing = [f for f in ("substance", "severity") if not getattr(payload, f)]
+        if missing:
+            raise InvalidInput(
+                MESSAGE_ALLERGY_FIELDS,
+                errors=[FieldError(f, MESSAGE_ALLERGY_FIELDS) for f in missing],
+            )
+        services.allergy_add(
+            user=user,
+            patient=patient,
+            substance=payload.substance or "",
+            reaction=payload.reaction,
+            severity=payload.severity or "",
+        )
+    return Status(201, _allergy_list(patient))

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ketapath.clinics.models import Clinic
 from ketapath.core.validators import normalize_phone
-from ketapath.patients.models import Consent, ConsentKind, Patient
+from ketapath.patients.models import Allergy, Consent, ConsentKind, Patient
 from ketapath.patients.services import (
     MESSAGE_BIRTH_DATE_FUTURE,
     MESSAGE_BIRTH_DATE_PAST,
@@ -136,3 +136,14 @@ class ConsentDocumentForm(forms.Form):
         widget=DATE_INPUT,
         help_text="From this day, signatures on earlier versions ask for re-consent.",
     )
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(max_length=120, help_text="e.g. penicillin, latex, sulfa drugs")
+    reaction = forms.CharField(max_length=200, required=False, help_text="e.g. hives, anaphylaxis")
+    severity = forms.ChoiceField(choices=Allergy.Severity.choices)
+
+
+class AllergyRemoveForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="e.g. entered in error, tolerated since")
+    confirm = forms.BooleanField(label="Yes, remove this allergy from the active list.")

@@ -88,6 +88,12 @@ class Patient(BaseModel):
         "referring provider NPI", max_length=10, blank=True, validators=[validate_npi]
     )
 
+    no_known_allergies_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient said they have no known allergies."
+    )
+    no_known_allergies_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     pathway = models.CharField(max_length=32, choices=Pathway.choices, blank=True)
     pathway_source = models.CharField(
         max_length=200, blank=True, help_text="The signed record the pathway comes from."
@@ -212,3 +218,34 @@ class Consent(BaseModel):
             ),
         ]
         indexes = [models.Index(fields=["patient", "kind", "-signed_at"], name="consent_latest")]
+
+
+class Allergy(BaseModel):
+    """An allergy or intolerance the patient reports. "None known" is recorded on the
+    patient (``no_known_allergies_at``) so that "not yet asked" stays visibly different."""
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+        UNKNOWN = "unknown", "Unknown"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="allergies")
+    substance = models.CharField(max_length=120)
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    active = models.BooleanField(default=True)
+    removed_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-active", "substance"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(active=True) | ~Q(removed_reason=""),
+                name="allergy_removed_has_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.substance} ({self.get_severity_display()})"

@@ -186,3 +186,45 @@ def consent_out(consent: Consent, tz: str) -> dict[str, Any]:
         "withdrawn_at": rfc3339(consent.withdrawn_at, tz),
         "withdrawn_reason": consent.withdrawn_reason,
     }
+
+
+class AllergyIn(Schema):
+    """Either an allergy (substance, reaction, severity) or ``{"none_known": true}``."""
+
+    model_config = {"extra": "forbid"}
+
+    substance: str | None = Field(None, min_length=1, max_length=120)
+    reaction: str = Field("", max_length=200)
+    severity: Literal["mild", "moderate", "severe", "unknown"] | None = None
+    none_known: bool = False
+
+
+class AllergyOut(Schema):
+    id: UUID
+    substance: str
+    reaction: str
+    severity: str
+    active: bool
+    removed_reason: str
+    recorded_by: UUID
+    recorded_at: str
+
+
+class AllergyListOut(Schema):
+    status: Literal["not_asked", "none_known", "has_allergies"]
+    none_known_at: str | None
+    items: list[AllergyOut]
+    count: int
+
+
+def allergy_out(allergy: Any, tz: str) -> dict[str, Any]:
+    return {
+        "id": allergy.id,
+        "substance": allergy.substance,
+        "reaction": allergy.reaction,
+        "severity": allergy.severity,
+        "active": allergy.active,
+        "removed_reason": allergy.removed_reason,
+        "recorded_by": allergy.recorded_by_id,
+        "recorded_at": rfc3339(allergy.created_at, tz),
+    }

@@ -22,6 +22,7 @@ from ketapath.core.capabilities import Capability
 from ketapath.core.errors import Forbidden, NotFound
 from ketapath.core.validators import DEFAULT_PHONE_REGION
 from ketapath.patients.models import (
+    Allergy,
     Consent,
     ConsentDocument,
     ConsentKind,
@@ -314,3 +315,31 @@ def treatment_consent_state_of(patient: Patient) -> str:
     if expires is not None and expires <= timezone.now():
         return "expired"
     return "outdated"
+
+
+@dataclass(frozen=True)
+class AllergySummary:
+    """``status`` is not_asked, none_known or has_allergies; "not yet asked" is never shown
+    as "none"."""
+
+    status: str
+    allergies: list[Allergy]
+
+
+ALLERGY_STATUS_LABELS = {
+    "not_asked": "Not yet asked",
+    "none_known": "No known allergies",
+    "has_allergies": "Allergies on file",
+}
+
+
+def patient_allergies(*, patient: Patient, include_removed: bool = False) -> AllergySummary:
+    qs = patient.allergies.select_related("recorded_by")
+    rows = list(qs if include_removed else qs.filter(active=True))
+    if any(a.active for a in rows):
+        status = "has_allergies"
+    elif patient.no_known_allergies_at is not None:
+        status = "none_known"
+    else:
+        status = "not_asked"
+    return AllergySummary(status=status, allergies=rows)

@@ -24,6 +24,7 @@ from ketapath.core.errors import (
 )
 from ketapath.core.validators import normalize_phone
 from ketapath.patients.models import (
+    Allergy,
     Consent,
     ConsentDocument,
     ConsentKind,
@@ -445,3 +446,102 @@ def consent_document_publish(
             detail={"kind": kind, "version": document.version},
         )
     return document
+
+
+MESSAGE_ALLERGIES_ON_FILE = (
+    "The patient has allergies on file; remove them first if they were recorded in error."
+)
+MESSAGE_ALLERGY_REMOVE_REASON = "Give the reason the allergy is removed."
+MESSAGE_ALLERGY_DUPLICATE = "This substance is already on the patient's allergy list."
+
+
+def _require_patient_write(user: User, patient: Patient) -> None:
+    allowed = getattr(patient, "access_clinic_ids", None)
+    if allowed is not None and not any(
+        user_can(user, Capability.PATIENT_WRITE, c) for c in allowed
+    ):
+        raise Forbidden("Your role does not allow changing this patient's record.")
+
+
+def allergy_add(
+    *, user: User, patient: Patient, substance: str, reaction: str = "", severity: str
+) -> Allergy:
+    """Record an allergy; a previous "no known allergies" statement no longer holds."""
+    _require_patient_write(user, patient)
+    allergy = Allergy(
+        patient=patient,
+        substance=substance.strip(),
+        reaction=reaction.strip(),
+        severity=severity,
+        recorded_by=user,
+    )
+    try:
+        allergy.full_clean()
+    except ValidationError as exc:
+        raise invalid_from_validation_error(exc) from exc
+    if patient.allergies.filter(active=True, substance__iexact=allergy.substance).exists():
+        raise InvalidInput(
+            MESSAGE_ALLERGY_DUPLICATE,
+            errors=[FieldError("substance", MESSAGE_ALLERGY_DUPLICATE)],
+        )
+    with transaction.atomic():
+        allergy.save()
+        if patient.no_known_allergies_at is not None:
+            Patient.objects.filter(pk=patient.pk).update(
+                no_known_allergies_at=None, no_known_allergies_by=None
+            )
+            patient.no_known_allergies_at = None
+            patient.no_known_allergies_by = None
+        audit(
+            user=user,
+            action=Action.CREATE,
+            clinic_id=patient.preferred_clinic_id,
+            patient_id=patient.id,
+            object_type="allergy",
+            object_id=allergy.id,
+        )
+    return allergy
+
+
+def allergy_none_known(*, user: User, patient: Patient) -> Patient:
+    """Record that the patient was asked and reports no known allergies."""
+    _require_patient_write(user, patient)
+    if patient.allergies.filter(active=True).exists():
+        raise Conflict(MESSAGE_ALLERGIES_ON_FILE, code="allergies_on_file")
+    with transaction.atomic():
+        patient.no_known_allergies_at = timezone.now()
+        patient.no_known_allergies_by = user
+        patient.save(update_fields=["no_known_allergies_at", "no_known_allergies_by", "updated_at"])
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            clinic_id=patient.preferred_clinic_id,
+            patient_id=patient.id,
+            object_type="allergy",
+            detail={"none_known": True},
+        )
+    return patient
+
+
+def allergy_remove(*, user: User, allergy: Allergy, reason: str) -> Allergy:
+    """Mark an allergy entered in error (or resolved) as inactive; the row is kept."""
+    if not reason.strip():
+        raise InvalidInput(
+            MESSAGE_ALLERGY_REMOVE_REASON,
+            errors=[FieldError("reason", MESSAGE_ALLERGY_REMOVE_REASON)],
+        )
+    _require_patient_write(user, allergy.patient)
+    with transaction.atomic():
+        allergy.active = False
+        allergy.removed_reason = reason.strip()[:200]
+        allergy.save(update_fields=["active", "removed_reason", "updated_at"])
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            clinic_id=allergy.patient.preferred_clinic_id,
+            patient_id=allergy.patient_id,
+            object_type="allergy",
+            object_id=allergy.id,
+            detail={"active": False},
+        )
+    return allergy

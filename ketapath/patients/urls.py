@@ -23,6 +23,17 @@ urlpatterns = [
         name="consent_withdraw",
     ),
     path("<uuid:patient_id>/escorts/new/", views.escort_new, name="escort_new"),
+    path("<uuid:patient_id>/allergies/new/", views.allergy_new, name="allergy_new"),
+    path(
+        "<uuid:patient_id>/allergies/none-known/",
+        views.allergy_none_known,
+        name="allergy_none_known",
+    ),
+    path(
+        "<uuid:patient_id>/allergies/<uuid:allergy_id>/remove/",
+        views.allergy_remove,
+        name="allergy_remove",
+    ),
     path(
         "<uuid:patient_id>/escorts/<uuid:escort_id>/remove/",
         views.escort_remove,

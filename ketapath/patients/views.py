@@ -22,6 +22,8 @@ from ketapath.core.forms import ConfirmForm, apply_errors
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.patients import selectors, services
 from ketapath.patients.forms import (
+    AllergyForm,
+    AllergyRemoveForm,
     ConsentDocumentForm,
     ConsentForm,
     ConsentWithdrawForm,
@@ -29,7 +31,7 @@ from ketapath.patients.forms import (
     PatientForm,
     PatientSearchForm,
 )
-from ketapath.patients.models import Consent, ConsentDocument, Escort, Patient
+from ketapath.patients.models import Allergy, Consent, ConsentDocument, Escort, Patient
 
 MESSAGE_NO_SITE = "You are not a member of any active site."
 
@@ -370,3 +372,64 @@ def consent_document_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{document.title} v{document.version} published.")
             return redirect("patients:consent_documents")
     return render(request, "patients/consent_document_form.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def allergy_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
+    form = AllergyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.allergy_add(user=request.user, patient=patient, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Allergy to {form.cleaned_data['substance']} recorded.")
+            return redirect("chart:patient", patient_id=patient.id)
+    summary = selectors.patient_allergies(patient=patient)
+    return render(
+        request,
+        "patients/allergy_form.html",
+        {"form": form, "patient": patient, "summary": summary},
+    )
+
+
+@login_required
+@require_POST
+def allergy_none_known(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
+    try:
+        services.allergy_none_known(user=request.user, patient=patient)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Recorded: no known allergies.")
+    return redirect("chart:patient", patient_id=patient.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def allergy_remove(request: HttpRequest, patient_id: UUID, allergy_id: UUID) -> HttpResponse:
+    patient = patient_for_request(
+        request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
+    )
+    allergy = get_object_or_404(Allergy, id=allergy_id, patient=patient, active=True)
+    form = AllergyRemoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.allergy_remove(
+                user=request.user, allergy=allergy, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{allergy.substance} removed from the active list.")
+            return redirect("chart:patient", patient_id=patient.id)
+    return render(
+        request,
+        "patients/allergy_remove.html",
+        {"form": form, "patient": patient, "allergy": allergy},
+    )
