@@ -9,7 +9,9 @@ from ketapath.clinics.api import router as clinics_router
 from ketapath.core.api import JSONRenderer, install_error_handlers
 from ketapath.core.health import router as health_router
 from ketapath.medications.api import router as medications_router
+from ketapath.observations.api import router as observations_router
 from ketapath.patients.api import router as patients_router
+from ketapath.questionnaires.api import patient_router as questionnaire_responses_router
 from ketapath.questionnaires.api import router as questionnaires_router
 
 api = NinjaAPI(
@@ -33,4 +35,6 @@ api.add_router("/clinics", clinics_router, tags=["clinics"])
 api.add_router("/patients", patients_router, tags=["patients"])
 api.add_router("/audit", audit_router, tags=["audit"])
 api.add_router("/questionnaires", questionnaires_router, tags=["questionnaires"])
+api.add_router("/", questionnaire_responses_router, tags=["questionnaires"])
+api.add_router("/", observations_router, tags=["observations and alerts"])
 api.add_router("/", medications_router, tags=["medications"])

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "ketapath.clinics",
     "ketapath.accounts",
     "ketapath.patients",
+    "ketapath.observations",
     "ketapath.questionnaires",
     "ketapath.medications",
     "ketapath.chart",

@@ -11,6 +11,9 @@ urlpatterns = [
     path("clinic/", include("ketapath.clinics.urls")),
     path("patients/", include("ketapath.patients.urls")),
     path("audit/", include("ketapath.audit.urls")),
+    path("", include("ketapath.observations.urls")),
+    path("", include("ketapath.questionnaires.urls")),
+    path("", include("ketapath.medications.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

@@ -383,7 +383,7 @@ def allergy_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     form = AllergyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.allergy_add(user=request.user, patient=patient, **form.cleaned_data)
+            services.allergy_add(user=request.user, patient=patient, **form.cleaned_data)  # type: ignore[arg-type]
         except ApplicationError as exc:
             apply_errors(form, exc)
         else:
@@ -402,7 +402,7 @@ def allergy_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 def allergy_none_known(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(request, patient_id, Capability.PATIENT_WRITE)
     try:
-        services.allergy_none_known(user=request.user, patient=patient)
+        services.allergy_none_known(user=request.user, patient=patient)  # type: ignore[arg-type]
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -421,7 +421,9 @@ def allergy_remove(request: HttpRequest, patient_id: UUID, allergy_id: UUID) -> 
     if request.method == "POST" and form.is_valid():
         try:
             services.allergy_remove(
-                user=request.user, allergy=allergy, reason=form.cleaned_data["reason"]
+                user=request.user,
+                allergy=allergy,
+                reason=form.cleaned_data["reason"],  # type: ignore[arg-type]
             )
         except ApplicationError as exc:
             apply_errors(form, exc)

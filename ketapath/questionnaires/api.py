@@ -26,6 +26,8 @@ from ketapath.questionnaires.schemas import (
 )
 
 router = Router()
+# Paths under /api/v1/patients/{id}/ (mounted at the API root).
+patient_router = Router()
 
 MESSAGE_INSTRUMENT_NOT_FOUND = "No such questionnaire instrument."
 MESSAGE_CLINIC_NOT_FOUND = "No such clinic site among yours."
