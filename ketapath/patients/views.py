@@ -421,9 +421,9 @@ def allergy_remove(request: HttpRequest, patient_id: UUID, allergy_id: UUID) -> 
     if request.method == "POST" and form.is_valid():
         try:
             services.allergy_remove(
-                user=request.user,
+                user=request.user,  # type: ignore[arg-type]
                 allergy=allergy,
-                reason=form.cleaned_data["reason"],  # type: ignore[arg-type]
+                reason=form.cleaned_data["reason"],
             )
         except ApplicationError as exc:
             apply_errors(form, exc)
