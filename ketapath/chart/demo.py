@@ -19,6 +19,7 @@ from django.utils import timezone
 from faker import Faker
 
 from ketapath.accounts.models import LicenceType, Membership, Role, User
+from ketapath.chart.demo_measures import measures_present, seed_measures
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
 from ketapath.patients.models import Consent, ConsentDocument, ConsentKind, Patient
@@ -405,6 +406,7 @@ class SeedResult:
     memberships_created: int = 0
     consent_documents_created: int = 0
     patients_created: int = 0
+    measures_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -418,6 +420,7 @@ class SeedResult:
                 self.memberships_created,
                 self.consent_documents_created,
                 self.patients_created,
+                self.measures_seeded,
             )
         )
 
@@ -950,4 +953,8 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
         else:
             _ensure_consent_documents(organization, today, {1}, result)
             _seed_patients(organization, clinics, users, today, result)
+        if not measures_present(organization):
+            result.measures_seeded = seed_measures(
+                organization=organization, clinics=clinics, users=users, today=today
+            )
     return result

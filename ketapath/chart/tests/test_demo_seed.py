@@ -28,6 +28,7 @@ from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours,
 from ketapath.core.timeutils import age_on
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
 from ketapath.patients.models import (
+    Allergy,
     Consent,
     ConsentDocument,
     ConsentKind,
@@ -61,7 +62,7 @@ def run_seed(settings: Any, *args: str) -> str:
 def counts() -> dict[str, int]:
     models: list[Any] = [
         Organization, Clinic, OpeningHours, Closure, Room, ClinicPolicy, User, Membership,
-        ConsentDocument, Patient, Enrolment, Escort, Consent, AuditEvent,
+        ConsentDocument, Patient, Enrolment, Escort, Consent, Allergy, AuditEvent,
     ]  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
@@ -287,3 +288,15 @@ def test_identifier_generators_pass_their_check_digits() -> None:
     for _ in range(200):
         assert dea_check_digit_ok(make_dea_number("BX", rng))
         assert npi_check_digit_ok(make_npi(rng))
+
+
+def test_allergy_status_varies(settings: Any) -> None:
+    from ketapath.patients.selectors import patient_allergies
+
+    run_seed(settings)
+    statuses = {
+        patient_allergies(patient=p).status
+        for p in Patient.objects.filter(organization__name="Demo Ketamine Clinics")
+    }
+    assert statuses == {"not_asked", "none_known", "has_allergies"}
+    assert Allergy.objects.filter(severity="severe").exists()
