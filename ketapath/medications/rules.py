@@ -210,3 +210,155 @@ def calculate(
         flags=flags,
         factor_set=FACTOR_SET,
     )
+
+
+# Interaction flags (issue 3, item 6): they inform the clinician and never block anything.
+# Class membership is by ingredient name; each list cites where its members were found.
+
+# CDC Opioid Prescribing Support IG, ValueSet "benzodiazepine-medications"
+# (http://fhir.org/guides/cdc/opioid-cds/ValueSet/benzodiazepine-medications, expansion of
+# 2023-03, github.com/cqframework/opioid-cds-r4 input/vocabulary/valueset/
+# benzodiazepine-medications.json): ingredients of the clinical drugs it lists.
+BENZODIAZEPINES = frozenset(
+    {
+        "alprazolam",
+        "chlordiazepoxide",
+        "clobazam",
+        "clonazepam",
+        "clorazepate",
+        "diazepam",
+        "estazolam",
+        "flurazepam",
+        "lorazepam",
+        "midazolam",
+        "oxazepam",
+        "quazepam",
+        "temazepam",
+        "triazolam",
+    }
+)
+
+# Monoamine oxidase inhibitors available in the United States, from the table "Monoamine
+# Oxidase Inhibitors Most Commonly Used in the United States" (clinicalgate.com,
+# "Monoamine oxidase inhibitors", Table 96-1).
+MAOIS = frozenset({"isocarboxazid", "phenelzine", "rasagiline", "selegiline", "tranylcypromine"})
+
+# Central nervous system stimulants named by LiverTox (NIDDK, NCBI Bookshelf, "Central
+# Nervous System (CNS) Stimulants", last update 2021-08-12). The page's other agents
+# (atomoxetine, oxybate, pitolisant, solriamfetol) are left out of this list.
+STIMULANTS = frozenset(
+    {
+        "amphetamine",
+        "armodafinil",
+        "dextroamphetamine",
+        "lisdexamfetamine",
+        "methamphetamine",
+        "methylphenidate",
+        "modafinil",
+    }
+)
+
+LAMOTRIGINE = "lamotrigine"
+NALTREXONE = "naltrexone"
+
+FLAG_BENZODIAZEPINE = "benzodiazepine"
+FLAG_LAMOTRIGINE = "lamotrigine"
+FLAG_MAOI = "maoi"
+FLAG_STIMULANT = "stimulant"
+FLAG_OPIOID_BENZODIAZEPINE = "opioid_benzodiazepine"
+FLAG_NALTREXONE = "naltrexone"
+
+# Reasons say no more than issue 3 item 6 states; the opioid-with-benzodiazepine reason is
+# the FDA boxed warning on benzodiazepine labels (openFDA drug label, lorazepam tablets:
+# "Concomitant use of benzodiazepines and opioids may result in profound sedation,
+# respiratory depression, coma, and death").
+REASON_BENZODIAZEPINE = "A benzodiazepine may blunt the response to ketamine."
+REASON_LAMOTRIGINE = "Lamotrigine may blunt the response to ketamine."
+REASON_MAOI = "A monoamine oxidase inhibitor (MAOI): a blood-pressure concern with ketamine."
+REASON_STIMULANT = "A stimulant: a blood-pressure concern with ketamine."
+REASON_OPIOID_BENZODIAZEPINE = (
+    "An opioid with a benzodiazepine: used together they may cause profound sedation, "
+    "respiratory depression, coma and death (FDA boxed warning)."
+)
+REASON_NALTREXONE = "Naltrexone is on the active list: review it before ketamine treatment."
+
+# §3.1 "≥50 MME/day … Add precautions, such as closer follow-up and offering naloxone."
+NALOXONE_PROMPT = "Offer naloxone: the daily MME is at or above the caution threshold."
+
+
+@dataclass(frozen=True)
+class ListedMedication:
+    """What the interaction rules need of one active medication."""
+
+    id: str
+    ingredient: str
+    is_opioid: bool
+
+
+FLAG_LABELS = {
+    FLAG_BENZODIAZEPINE: "Benzodiazepine",
+    FLAG_LAMOTRIGINE: "Lamotrigine",
+    FLAG_MAOI: "MAOI",
+    FLAG_STIMULANT: "Stimulant",
+    FLAG_OPIOID_BENZODIAZEPINE: "Opioid with benzodiazepine",
+    FLAG_NALTREXONE: "Naltrexone",
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str
+    reason: str
+    medication_ids: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return FLAG_LABELS[self.kind]
+
+
+def _parts(ingredient: str) -> list[str]:
+    """The single ingredients of a name such as "amphetamine / dextroamphetamine"."""
+    text = ingredient.lower()
+    for separator in ("+", ",", " and "):
+        text = text.replace(separator, "/")
+    return [part.strip() for part in text.split("/") if part.strip()]
+
+
+def _is_member(ingredient: str, members: frozenset[str]) -> bool:
+    # "clorazepate dipotassium" or "lisdexamfetamine dimesylate" name the salt after the base.
+    return any(part.split(" ")[0] in members for part in _parts(ingredient))
+
+
+def interaction_flags(medications: list[ListedMedication]) -> list[Flag]:
+    """The interaction flags of an active medication list, in a fixed order, each with its
+    reason and the medications that raise it. They inform; nothing here blocks."""
+
+    def ids(members: frozenset[str]) -> tuple[str, ...]:
+        return tuple(m.id for m in medications if _is_member(m.ingredient, members))
+
+    benzodiazepines = ids(BENZODIAZEPINES)
+    lamotrigine = ids(frozenset({LAMOTRIGINE}))
+    maois = ids(MAOIS)
+    stimulants = ids(STIMULANTS)
+    naltrexone = ids(frozenset({NALTREXONE}))
+    opioids = tuple(m.id for m in medications if m.is_opioid)
+    flags: list[Flag] = []
+    if benzodiazepines:
+        flags.append(Flag(FLAG_BENZODIAZEPINE, REASON_BENZODIAZEPINE, benzodiazepines))
+    if lamotrigine:
+        flags.append(Flag(FLAG_LAMOTRIGINE, REASON_LAMOTRIGINE, lamotrigine))
+    if maois:
+        flags.append(Flag(FLAG_MAOI, REASON_MAOI, maois))
+    if stimulants:
+        flags.append(Flag(FLAG_STIMULANT, REASON_STIMULANT, stimulants))
+    if opioids and benzodiazepines:
+        flags.append(
+            Flag(
+                FLAG_OPIOID_BENZODIAZEPINE,
+                REASON_OPIOID_BENZODIAZEPINE,
+                opioids + benzodiazepines,
+            )
+        )
+    if naltrexone:
+        flags.append(Flag(FLAG_NALTREXONE, REASON_NALTREXONE, naltrexone))
+    return flags

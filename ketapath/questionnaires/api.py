@@ -1,27 +1,41 @@
-"""GET /api/v1/questionnaires and POST /api/v1/questionnaires/{code}/score.
+"""GET /api/v1/questionnaires and POST /api/v1/questionnaires/{code}/score; a patient's
+responses at /api/v1/patients/{id}/questionnaire-responses.
 
-Both are stateless: they read the instrument registry, score answers with the pure rules,
-write nothing and read no patient. Any logged-in user may call them (401 otherwise).
+The first two are stateless: they read the instrument registry, score answers with the
+pure rules, write nothing and read no patient. Any logged-in user may call them (401
+otherwise). The responses need QUESTIONNAIRE_ENTER at one of the patient's sites.
 """
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router, Status
 
+from ketapath.accounts.models import User
+from ketapath.accounts.services import Action, audit
+from ketapath.clinics.models import Clinic
 from ketapath.clinics.selectors import clinic_get, clinic_policy_current
-from ketapath.core.api import ErrorOut
+from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import NotFound
+from ketapath.core.errors import FieldError, InvalidInput, NotFound
+from ketapath.core.pagination import paginate
+from ketapath.patients.models import Patient
+from ketapath.patients.selectors import patient_get_for_user
+from ketapath.questionnaires import selectors, services
 from ketapath.questionnaires.instruments import INSTRUMENTS, PCL5_DEFAULT_CUTOFF, get_instrument
 from ketapath.questionnaires.rules import score
 from ketapath.questionnaires.schemas import (
     InstrumentListOut,
     Pcl5ScoreOut,
+    ResponseIn,
+    ResponseListOut,
+    ResponseOut,
     ScoreIn,
     ScoreOut,
     instrument_out,
+    response_out,
     score_out,
 )
 
@@ -32,7 +46,18 @@ patient_router = Router()
 MESSAGE_INSTRUMENT_NOT_FOUND = "No such questionnaire instrument."
 MESSAGE_CLINIC_NOT_FOUND = "No such clinic site among yours."
 
+MESSAGE_CLINIC_NOT_ENTERABLE = (
+    "Not one of your sites where this patient is enrolled and you may enter questionnaires."
+)
+MESSAGE_DATE_ORDER = "date_from must be on or before date_to."
+
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+PATIENT_ERRORS: dict[int, type[ErrorOut]] = {
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    422: ErrorOut,
+}
 
 
 @router.get("", response={200: InstrumentListOut, 401: ErrorOut}, summary="List instruments")
@@ -72,3 +97,93 @@ def instrument_score(
         raise NotFound(MESSAGE_INSTRUMENT_NOT_FOUND)
     cutoff = _pcl5_cutoff(request, clinic)
     return score_out(score(instrument, payload.answers, pcl5_cutoff=cutoff))
+
+
+class ResponseFilters(PageParams):
+    instrument: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _site(patient: Patient, clinic_id: UUID | None) -> Clinic:
+    """The named site, or the patient's preferred site when allowed, else the first allowed.
+
+    The patient came through ``patient_get_for_user`` with QUESTIONNAIRE_ENTER, so
+    ``access_clinic_ids`` holds the sites where the user may enter for this patient.
+    """
+    allowed: set[UUID] = getattr(patient, "access_clinic_ids", set())
+    if clinic_id is not None:
+        if clinic_id not in allowed:
+            raise InvalidInput(
+                MESSAGE_CLINIC_NOT_ENTERABLE,
+                errors=[FieldError("clinic", MESSAGE_CLINIC_NOT_ENTERABLE)],
+            )
+        chosen = clinic_id
+    elif patient.preferred_clinic_id in allowed:
+        return patient.preferred_clinic
+    else:
+        chosen = sorted(allowed)[0]
+    return Clinic.objects.get(id=chosen)
+
+
+@patient_router.post(
+    "/patients/{patient_id}/questionnaire-responses",
+    response={201: ResponseOut, **PATIENT_ERRORS},
+    summary="Record a questionnaire response",
+)
+def response_create(
+    request: HttpRequest, patient_id: UUID, payload: ResponseIn
+) -> Status[dict[str, Any]]:
+    """Score and store the answers; a PHQ-9 item 9 above 0 opens a safety alert with it."""
+    user: User = request.user  # type: ignore[assignment]
+    patient = patient_get_for_user(
+        user=user, patient_id=patient_id, capability=Capability.QUESTIONNAIRE_ENTER
+    )
+    response = services.response_record(
+        user=user,
+        patient=patient,
+        clinic=_site(patient, payload.clinic),
+        instrument_code=payload.instrument,
+        answers=payload.answers,
+        context=payload.context,
+        collected_at=payload.collected_at,
+        context_id=payload.context_id,
+    )
+    return Status(201, response_out(response))
+
+
+@patient_router.get(
+    "/patients/{patient_id}/questionnaire-responses",
+    response={200: ResponseListOut, **PATIENT_ERRORS},
+    summary="List a patient's questionnaire responses",
+)
+def response_list(
+    request: HttpRequest, patient_id: UUID, filters: Query[ResponseFilters]
+) -> dict[str, Any]:
+    """Newest first; ``date_from``/``date_to`` are inclusive dates at the preferred site."""
+    user: User = request.user  # type: ignore[assignment]
+    patient = patient_get_for_user(
+        user=user, patient_id=patient_id, capability=Capability.QUESTIONNAIRE_ENTER
+    )
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InvalidInput(MESSAGE_DATE_ORDER, errors=[FieldError("date_to", MESSAGE_DATE_ORDER)])
+    page = paginate(
+        selectors.response_list(
+            patient=patient,
+            time_zone=patient.preferred_clinic.time_zone,
+            instrument=filters.instrument,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+        ),
+        filters.page,
+        filters.page_size,
+    )
+    audit(
+        user=user,
+        action=Action.READ,
+        clinic_id=patient.preferred_clinic_id,
+        patient_id=patient.id,
+        object_type="questionnaire_response",
+        detail={"via": "api", "page": filters.page, "responses": [str(r.id) for r in page.items]},
+    )
+    return {"items": [response_out(r) for r in page.items], "count": page.count}

@@ -1,12 +1,16 @@
 """Wire shapes of the questionnaire API (DESIGN §5a)."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from ninja import Schema
 from pydantic import Field
 
+from ketapath.core.timeutils import rfc3339
 from ketapath.questionnaires.instruments import Instrument
+from ketapath.questionnaires.models import Response
 from ketapath.questionnaires.rules import ScoreResult
 
 
@@ -137,3 +141,73 @@ def score_out(result: ScoreResult) -> dict[str, Any]:
     if result.provisional_ptsd is not None:
         out["provisional_ptsd"] = result.provisional_ptsd
     return out
+
+
+class ResponseIn(Schema):
+    instrument: str = Field(description='Instrument code, e.g. "phq-9"')
+    answers: dict[str, Any] = Field(
+        description="Link id → chosen value; null or absent = unanswered (stored as missing)"
+    )
+    context: str = Field(
+        description="screening, pre_session, post_session, reassessment, follow_up or diary"
+    )
+    collected_at: datetime | None = Field(
+        None, description="RFC 3339; without an offset, the site's local time; defaults to now"
+    )
+    clinic: UUID | None = Field(
+        None, description="The site (one of yours where the patient is enrolled)"
+    )
+    context_id: UUID | None = Field(None, description="The session or visit, as a plain reference")
+
+
+class ResponseOut(Schema):
+    id: UUID
+    patient: UUID
+    clinic: UUID
+    instrument: str
+    answers: dict[str, int]
+    total: Decimal | None = Field(description="Null when an item is missing")
+    severity: str | None = Field(description="Null where the instrument has no bands")
+    complete: bool
+    missing: list[str]
+    alerts: list[UUID] = Field(description="Ids of the safety alerts this response raised")
+    alert_codes: list[str] = Field(description='Scoring alerts, e.g. "phq9_item9_unknown"')
+    clusters: Pcl5ClustersOut | None = Field(None, description="PCL-5 only")
+    provisional_ptsd: ProvisionalPtsdOut | None = Field(None, description="PCL-5 only")
+    pcl5_cutoff: int | None = Field(None, description="PCL-5 only: the site's cut-off used")
+    context: str
+    context_id: UUID | None
+    source: str
+    collected_at: str = Field(description="RFC 3339 with the site's UTC offset")
+    entered_by: UUID | None
+
+
+class ResponseListOut(Schema):
+    items: list[ResponseOut]
+    count: int
+
+
+def response_out(response: Response) -> dict[str, Any]:
+    """The stored response as sent; times carry the offset of the response's site."""
+    scoring = response.scoring or {}
+    return {
+        "id": response.id,
+        "patient": response.patient_id,
+        "clinic": response.clinic_id,
+        "instrument": response.instrument,
+        "answers": response.answers,
+        "total": response.total,
+        "severity": response.severity or None,
+        "complete": response.complete,
+        "missing": response.missing,
+        "alerts": response.alert_ids,
+        "alert_codes": response.alert_codes,
+        "clusters": scoring.get("clusters"),
+        "provisional_ptsd": scoring.get("provisional_ptsd"),
+        "pcl5_cutoff": scoring.get("pcl5_cutoff"),
+        "context": response.context,
+        "context_id": response.context_id,
+        "source": response.source,
+        "collected_at": rfc3339(response.collected_at, response.clinic.time_zone),
+        "entered_by": response.entered_by_id,
+    }
