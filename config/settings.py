@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ketapath.accounts.context_processors.navigation",
+                "ketapath.chart.context_processors.alerts",
             ],
             "builtins": ["ketapath.core.templatetags.ketapath"],
         },
@@ -213,6 +214,13 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# Periodic jobs (celery beat): overdue safety alerts escalate to the medical director.
+CELERY_BEAT_SCHEDULE = {
+    "escalate-safety-alerts": {
+        "task": "ketapath.observations.tasks.escalate_safety_alerts",
+        "schedule": 300.0,
+    },
+}
 
 # E-mail: console output unless an SMTP host is configured.
 EMAIL_HOST = env_str("EMAIL_HOST")

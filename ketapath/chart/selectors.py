@@ -11,8 +11,14 @@ from ketapath.accounts.permissions import clinics_where, user_can_anywhere
 from ketapath.clinics.models import Clinic, Closure, OpeningHours
 from ketapath.core.capabilities import Capability
 from ketapath.core.timeutils import age_on, local_today
+from ketapath.medications.selectors import MedicationSummary, current_medications_summary
+from ketapath.observations import selectors as observation_selectors
+from ketapath.observations.models import Observation, SafetyAlert
+from ketapath.observations.rules import VITAL_KINDS
 from ketapath.patients import selectors as patient_selectors
 from ketapath.patients.models import ConsentKind, Enrolment, Escort, Patient
+from ketapath.questionnaires.models import Response
+from ketapath.questionnaires.selectors import latest_scores
 
 
 @dataclass(frozen=True)
@@ -42,16 +48,28 @@ def allergy_banner_item(summary: patient_selectors.AllergySummary) -> BannerItem
     return BannerItem("Allergies", "Not yet asked", "warn")
 
 
+def alert_banner_item(alerts: list[SafetyAlert]) -> BannerItem | None:
+    """Open safety alerts stay on the banner until a clinician clears them."""
+    if not alerts:
+        return None
+    escalated = sum(1 for a in alerts if a.status == SafetyAlert.Status.ESCALATED)
+    text = f"{len(alerts)} open" + (f", {escalated} escalated" if escalated else "")
+    return BannerItem("Safety alerts", text, "danger")
+
+
 def patient_banner(
     *,
     patient: Patient,
     consent_statuses: list | None = None,
     allergies: patient_selectors.AllergySummary | None = None,
+    alerts: list[SafetyAlert] | None = None,
 ) -> Banner:
-    """Name, age, MRN, site, pathway, allergies and treatment consent; later apps add their
-    items (open alerts) here."""
+    """Name, age, MRN, site, pathway, open safety alerts, allergies and treatment consent."""
     statuses = consent_statuses or patient_selectors.patient_consent_statuses(patient=patient)
     allergy_summary = allergies or patient_selectors.patient_allergies(patient=patient)
+    open_alerts = (
+        alerts if alerts is not None else observation_selectors.open_alerts_for_patient(patient)
+    )
     banner = Banner(patient=patient, age=age_on(patient.birth_date, timezone.localdate()))
     banner.items.append(BannerItem("MRN", patient.mrn))
     banner.items.append(BannerItem("Born", f"{patient.birth_date:%Y-%m-%d}"))
@@ -62,6 +80,9 @@ def patient_banner(
             "Pathway", patient.get_pathway_display() if patient.pathway else "Not yet decided"
         )
     )
+    alert_item = alert_banner_item(open_alerts)
+    if alert_item is not None:
+        banner.items.insert(0, alert_item)
     banner.items.append(allergy_banner_item(allergy_summary))
     treatment = next(s for s in statuses if s.kind == ConsentKind.KETAMINE_TREATMENT)
     if treatment.is_current:
@@ -86,6 +107,10 @@ class PatientChart:
     consents: list
     enrol_choices: list[Clinic]
     allergies: patient_selectors.AllergySummary
+    alerts: list[SafetyAlert]
+    scores: list[Response]
+    vitals: list[tuple[str, Observation | None]]
+    medications: MedicationSummary
     can_write: bool
     can_audit: bool
 
@@ -94,6 +119,8 @@ def patient_chart(*, user: User, patient: Patient) -> PatientChart:
     """Everything the chart page shows, in a fixed number of queries."""
     statuses = patient_selectors.patient_consent_statuses(patient=patient)
     allergies = patient_selectors.patient_allergies(patient=patient)
+    alerts = observation_selectors.open_alerts_for_patient(patient)
+    latest_vitals = observation_selectors.latest_vitals(patient)
     enrolments = patient_selectors.patient_enrolments(patient=patient)
     write_sites = clinics_where(user, Capability.PATIENT_WRITE)
     enrolled = {e.clinic_id for e in enrolments}
@@ -102,13 +129,19 @@ def patient_chart(*, user: User, patient: Patient) -> PatientChart:
     )
     return PatientChart(
         patient=patient,
-        banner=patient_banner(patient=patient, consent_statuses=statuses, allergies=allergies),
+        banner=patient_banner(
+            patient=patient, consent_statuses=statuses, allergies=allergies, alerts=alerts
+        ),
         enrolments=enrolments,
         escorts=patient_selectors.patient_escorts(patient=patient),
         consent_statuses=statuses,
         consents=list(patient_selectors.patient_consents(patient=patient)[:50]),
         enrol_choices=enrol_choices,
         allergies=allergies,
+        alerts=alerts,
+        scores=sorted(latest_scores(patient=patient).values(), key=lambda r: r.instrument),
+        vitals=[(kind.label, latest_vitals.get(kind.key)) for kind in VITAL_KINDS],
+        medications=current_medications_summary(patient),
         can_write=bool(write_sites & getattr(patient, "access_clinic_ids", set())),
         can_audit=user_can_anywhere(user, Capability.AUDIT_READ),
     )

@@ -10,6 +10,7 @@ from ketapath.accounts.permissions import user_can
 from ketapath.chart import selectors
 from ketapath.core.capabilities import Capability
 from ketapath.core.pagination import clamp_page, paginate
+from ketapath.patients.models import Pathway
 from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
 from ketapath.patients.views import patient_for_request
 
@@ -18,8 +19,28 @@ from ketapath.patients.views import patient_for_request
 def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(request, patient_id, audit_read=True)
     chart = selectors.patient_chart(user=request.user, patient=patient)  # type: ignore[arg-type]
+    sites = getattr(patient, "access_clinic_ids", set())
+
+    def can(capability: Capability) -> bool:
+        return any(user_can(request.user, capability, site) for site in sites)  # type: ignore[arg-type]
+
     return render(
-        request, "chart/patient.html", {"chart": chart, "patient": patient, "banner": chart.banner}
+        request,
+        "chart/patient.html",
+        {
+            "chart": chart,
+            "patient": patient,
+            "banner": chart.banner,
+            # Links only; each page checks its own rule (e.g. a therapist clears alerts of
+            # behavioral-health patients).
+            "can_clear_alerts": can(Capability.ALERT_ACK)
+            or (
+                can(Capability.QUESTIONNAIRE_ENTER) and patient.pathway == Pathway.BEHAVIORAL_HEALTH
+            ),
+            "can_enter_measures": can(Capability.QUESTIONNAIRE_ENTER),
+            "can_record_vitals": can(Capability.QUESTIONNAIRE_ENTER)
+            and can(Capability.PATIENT_WRITE),
+        },
     )
 
 

@@ -1,14 +1,5 @@
-"""Background work for safety alerts.
-
-Schedule with celery beat every 5 minutes, e.g. in settings::
-
-    CELERY_BEAT_SCHEDULE = {
-        "escalate-safety-alerts": {
-            "task": "ketapath.observations.tasks.escalate_safety_alerts",
-            "schedule": 300.0,
-        }
-    }
-"""
+"""Background work for safety alerts: ``escalate_safety_alerts`` runs every 5 minutes
+from celery beat (CELERY_BEAT_SCHEDULE in config/settings.py)."""
 
 from celery import shared_task
 from django.utils import timezone

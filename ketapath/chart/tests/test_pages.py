@@ -193,3 +193,37 @@ def test_privacy_officer_reaches_the_patients_access_log(
     response = client_for(privacy_officer).get(link)
     assert response.status_code == 200
     assert str(patient.id)[:8] in response.content.decode()
+
+
+def test_open_alert_shows_on_banner_chart_and_navigation(
+    client_for, prescriber, nurse, site, patient
+):
+    import uuid
+
+    from ketapath.observations.services import safety_alert_raise
+
+    safety_alert_raise(
+        patient=patient,
+        clinic=site,
+        kind="phq9_item9",
+        source_kind="questionnaire_response",
+        source_id=uuid.uuid4(),
+        summary="PHQ-9 item 9 answered above 0",
+        user=nurse,
+    )
+    body = client_for(prescriber).get(chart_url(patient)).content.decode()
+    banner = body.split("patient-banner", 1)[1].split("</section>")[0]
+    assert "Safety alerts" in banner
+    assert "1 open" in banner
+    assert "Open safety alerts" in body
+    assert "Record risk assessment and clear" in body
+    nurse_body = client_for(nurse).get(chart_url(patient)).content.decode()
+    assert "Record risk assessment and clear" not in nurse_body
+    assert '1<span class="visually-hidden"> open</span>' in nurse_body
+
+
+def test_chart_shows_measures_panels(client_for, nurse, site, patient):
+    body = client_for(nurse).get(chart_url(patient)).content.decode()
+    for heading in ("Questionnaires", "Latest vitals", "Medications", "Allergies"):
+        assert heading in body
+    assert "Record vitals" in body
