@@ -11,6 +11,6 @@ from ketapath.observations.selectors import open_alert_count
 
 def alerts(request: HttpRequest) -> dict[str, Any]:
     clinic = getattr(request, "clinic", None)
-    if clinic is None or not user_can(request.user, Capability.QUESTIONNAIRE_ENTER, clinic.id):  # type: ignore[arg-type]
+    if clinic is None or not user_can(request.user, Capability.QUESTIONNAIRE_ENTER, clinic.id):
         return {}
     return {"open_alert_count": open_alert_count(clinic)}

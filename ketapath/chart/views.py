@@ -19,10 +19,10 @@ from ketapath.patients.views import patient_for_request
 def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(request, patient_id, audit_read=True)
     chart = selectors.patient_chart(user=request.user, patient=patient)  # type: ignore[arg-type]
-    sites = getattr(patient, "access_clinic_ids", set())
+    sites: set[UUID] = getattr(patient, "access_clinic_ids", set())
 
     def can(capability: Capability) -> bool:
-        return any(user_can(request.user, capability, site) for site in sites)  # type: ignore[arg-type]
+        return any(user_can(request.user, capability, site) for site in sites)
 
     return render(
         request,
