@@ -300,3 +300,23 @@ def test_allergy_status_varies(settings: Any) -> None:
     }
     assert statuses == {"not_asked", "none_known", "has_allergies"}
     assert Allergy.objects.filter(severity="severe").exists()
+
+
+def test_measures_include_worrying_cases(settings: Any) -> None:
+    from ketapath.medications.selectors import current_medications_summary
+    from ketapath.observations.models import SafetyAlert
+    from ketapath.questionnaires.models import Response
+
+    run_seed(settings)
+    alerts = SafetyAlert.objects.filter(status="open")
+    assert alerts.count() == 1
+    assert alerts.get().kind == "phq9_item9"
+    totals = [
+        current_medications_summary(p).total_mme
+        for p in Patient.objects.filter(organization__name="Demo Ketamine Clinics")
+    ]
+    assert any(50 <= t < 90 for t in totals)
+    assert sum(1 for t in totals if t >= 50) >= 3
+    assert any(t == 0 for t in totals)
+    assert Response.objects.filter(complete=False).exists()
+    assert Response.objects.filter(instrument="pcl-5").exists()
