@@ -20,7 +20,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user_can_anywhere(user, Capability.PATIENT_READ):
         items.append(("Patients", reverse("patients:list")))
     if user_can_anywhere(user, Capability.QUESTIONNAIRE_ENTER):
-        items.append(("Safety alerts", reverse("observations:alerts")))
+        items.append(("Alerts", reverse("observations:alerts")))
     if user_can_anywhere(user, Capability.STAFF_MANAGE):
         items.append(("Admin", reverse("clinics:admin")))
     if current is not None:

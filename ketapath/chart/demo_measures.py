@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
 from ketapath.accounts.models import User
 from ketapath.clinics.models import Clinic, Organization
 from ketapath.medications.services import medication_add, pdmp_check_record
@@ -167,6 +169,7 @@ GAD7_SETS = (
     {"1": 3, "2": 3, "3": 2, "4": 3, "5": 2, "6": 2, "7": 3},
 )
 # The one patient whose screening answers item 9 above 0: the open alert of the demo.
+ITEM9_INDEX = 2
 PHQ9_ITEM9 = {"1": 3, "2": 3, "3": 2, "4": 3, "5": 1, "6": 3, "7": 2, "8": 1, "9": 1, "10": 2}
 PCL5_PTSD = {
     str(i): v
@@ -236,7 +239,10 @@ def _seed_clinical_measures(
         return  # referred, not yet seen: nothing measured
     screened = today - timedelta(days=20 + index % 30)
     collected = _at(screened, 9 + index % 6, tz)
-    phq9 = PHQ9_ITEM9 if index == 2 else PHQ9_SETS[index % len(PHQ9_SETS)]
+    if index == ITEM9_INDEX:
+        # Screened this morning: the alert is open and not yet overdue when the demo starts.
+        collected = timezone.now() - timedelta(hours=1)
+    phq9 = PHQ9_ITEM9 if index == ITEM9_INDEX else PHQ9_SETS[index % len(PHQ9_SETS)]
     response_record(
         user=nurse,
         patient=patient,

@@ -227,3 +227,22 @@ def test_chart_shows_measures_panels(client_for, nurse, site, patient):
     for heading in ("Questionnaires", "Latest vitals", "Medications", "Allergies"):
         assert heading in body
     assert "Record vitals" in body
+
+
+def test_today_page_points_to_open_alerts(client_for, nurse, front_desk, site, patient):
+    import uuid
+
+    from ketapath.observations.services import safety_alert_raise
+
+    safety_alert_raise(
+        patient=patient,
+        clinic=site,
+        kind="phq9_item9",
+        source_kind="questionnaire_response",
+        source_id=uuid.uuid4(),
+        summary="PHQ-9 item 9 answered above 0",
+        user=nurse,
+    )
+    assert "1 open safety alert" in client_for(nurse).get("/").content.decode()
+    # Front desk does not work alerts (DESIGN §10), so the count is not shown to them.
+    assert "open safety alert" not in client_for(front_desk).get("/").content.decode()
