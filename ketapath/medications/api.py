@@ -17,7 +17,7 @@ from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import Forbidden, NotFound
+from ketapath.core.errors import NotFound
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import local_today, rfc3339
 from ketapath.medications import selectors, services
@@ -37,7 +37,10 @@ from ketapath.medications.schemas import (
     PdmpCheckOut,
 )
 from ketapath.patients.models import Patient
-from ketapath.patients.selectors import patient_get_for_user
+from ketapath.patients.selectors import (
+    patient_get_for_user,
+    patient_site_for_page,
+)
 
 router = Router()
 
@@ -80,12 +83,7 @@ def _writer(request: HttpRequest, patient_id: UUID) -> tuple[Patient, Clinic]:
     patient = patient_get_for_user(
         user=_user(request), patient_id=patient_id, capability=Capability.EVALUATION_DRAFT
     )
-    clinic = selectors.clinic_for_medication_write(
-        patient=patient, clinic_ids=getattr(patient, "access_clinic_ids", set())
-    )
-    if clinic is None:
-        raise Forbidden(services.MESSAGE_FORBIDDEN)
-    return patient, clinic
+    return patient, patient_site_for_page(patient=patient, current=None)
 
 
 def _audit_read(request: HttpRequest, patient: Patient, object_type: str) -> None:

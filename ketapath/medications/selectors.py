@@ -216,11 +216,3 @@ def pdmp_checks_for_patient(*, patient: Patient) -> QuerySet[PdmpCheck]:
         .select_related("checked_by", "clinic")
         .order_by("-checked_at", "-created_at")
     )
-
-
-def clinic_for_medication_write(*, patient: Patient, clinic_ids: set[UUID]) -> Clinic | None:
-    """The site a change is made at: the patient's preferred site when the user may write
-    there, else the first of the user's permitted sites where the patient is enrolled."""
-    if patient.preferred_clinic_id in clinic_ids:
-        return patient.preferred_clinic
-    return Clinic.objects.filter(id__in=clinic_ids).order_by("name").first()

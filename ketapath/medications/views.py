@@ -4,7 +4,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -20,6 +19,7 @@ from ketapath.medications import selectors, services
 from ketapath.medications.forms import MedicationForm, MedicationStopForm, PdmpCheckForm
 from ketapath.medications.rules import FLAG_TEXT, NALOXONE_PROMPT
 from ketapath.patients.models import Patient
+from ketapath.patients.selectors import patient_site_for_page
 from ketapath.patients.views import patient_for_request
 
 # How many PDMP checks and stopped medications the list page shows (newest first).
@@ -30,12 +30,7 @@ def _writer(request: HttpRequest, patient_id: UUID) -> tuple[Patient, Clinic]:
     patient = patient_for_request(
         request, patient_id, Capability.EVALUATION_DRAFT, audit_read=request.method == "GET"
     )
-    clinic = selectors.clinic_for_medication_write(
-        patient=patient, clinic_ids=getattr(patient, "access_clinic_ids", set())
-    )
-    if clinic is None:
-        raise PermissionDenied(services.MESSAGE_FORBIDDEN)
-    return patient, clinic
+    return patient, patient_site_for_page(patient=patient, current=getattr(request, "clinic", None))
 
 
 @login_required

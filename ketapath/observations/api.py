@@ -19,7 +19,6 @@ from ninja import Query, Router, Status
 
 from ketapath.accounts.models import User
 from ketapath.accounts.services import Action, audit
-from ketapath.clinics.models import Clinic
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import MESSAGE_INVALID, FieldError, Forbidden, InvalidInput
@@ -36,13 +35,15 @@ from ketapath.observations.schemas import (
     observation_out,
 )
 from ketapath.patients.models import Patient
-from ketapath.patients.selectors import patient_get_for_user
+from ketapath.patients.selectors import (
+    patient_get_for_user,
+    patient_site_for_api,
+    patient_site_for_page,
+)
 
 router = Router()
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-MESSAGE_CLINIC_REQUIRED = "Name the site: the patient is enrolled at several of yours."
-MESSAGE_CLINIC_UNKNOWN = "Not one of the patient's sites where you may record."
 MESSAGE_ALERT_LIST_ROLE = "Your role does not allow seeing safety alerts."
 
 
@@ -61,31 +62,9 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _patient_clinic(patient: Patient, clinic_id: UUID | None) -> Clinic:
-    allowed: set[UUID] = patient.access_clinic_ids  # type: ignore[attr-defined]
-    if clinic_id is None:
-        if patient.preferred_clinic_id in allowed:
-            clinic_id = patient.preferred_clinic_id
-        elif len(allowed) == 1:
-            clinic_id = next(iter(allowed))
-        else:
-            raise InvalidInput(
-                MESSAGE_CLINIC_REQUIRED, errors=[FieldError("clinic", MESSAGE_CLINIC_REQUIRED)]
-            )
-    if clinic_id not in allowed:
-        raise InvalidInput(
-            MESSAGE_CLINIC_UNKNOWN, errors=[FieldError("clinic", MESSAGE_CLINIC_UNKNOWN)]
-        )
-    return Clinic.objects.get(id=clinic_id)
-
-
 def _display_zone(patient: Patient) -> str:
     """Dates filter and show in the patient's preferred site's zone (else a site of theirs)."""
-    allowed: set[UUID] = patient.access_clinic_ids  # type: ignore[attr-defined]
-    if patient.preferred_clinic_id in allowed and patient.preferred_clinic is not None:
-        return patient.preferred_clinic.time_zone
-    clinic = Clinic.objects.filter(id__in=allowed).order_by("name").first()
-    return clinic.time_zone if clinic else "UTC"
+    return patient_site_for_page(patient=patient, current=None).time_zone
 
 
 @router.get("/patients/{patient_id}/observations", response={200: ObservationListOut, **ERRORS})
@@ -114,7 +93,7 @@ def observation_create(
     patient = patient_get_for_user(
         user=user, patient_id=patient_id, capability=Capability.PATIENT_WRITE
     )
-    clinic = _patient_clinic(patient, payload.clinic)
+    clinic = patient_site_for_api(patient=patient, requested=payload.clinic)
     measurements: dict[str, object] = {}
     errors: list[FieldError] = []
     for index, m in enumerate(payload.measurements):

@@ -22,25 +22,11 @@ from ketapath.observations import selectors, services
 from ketapath.observations.forms import AlertClearForm, VitalsForm
 from ketapath.observations.models import SafetyAlert
 from ketapath.observations.schemas import alert_age_minutes
-from ketapath.patients.models import Patient
+from ketapath.patients.selectors import patient_site_for_page
 from ketapath.patients.views import patient_for_request
 
 MESSAGE_NO_SITE = "You are not a member of any active site."
 MESSAGE_ALERTS_ROLE = "Your role at this site does not allow seeing safety alerts."
-
-
-def _recording_clinic(request: HttpRequest, patient: Patient) -> Clinic:
-    """The current site if the patient is enrolled there, else their preferred site."""
-    allowed: set[UUID] = patient.access_clinic_ids  # type: ignore[attr-defined]
-    current: Clinic | None = getattr(request, "clinic", None)
-    if current is not None and current.id in allowed:
-        return current
-    if patient.preferred_clinic is not None and patient.preferred_clinic_id in allowed:
-        return patient.preferred_clinic
-    clinic = Clinic.objects.filter(id__in=allowed).order_by("name").first()
-    if clinic is None:
-        raise Http404
-    return clinic
 
 
 @login_required
@@ -50,7 +36,7 @@ def vitals_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(
         request, patient_id, Capability.PATIENT_WRITE, audit_read=request.method == "GET"
     )
-    clinic = _recording_clinic(request, patient)
+    clinic = patient_site_for_page(patient=patient, current=getattr(request, "clinic", None))
     if not services.can_record(user, clinic.id):
         raise PermissionDenied(services.MESSAGE_WRITE_ROLE)
     timezone.activate(clinic.time_zone)
@@ -83,7 +69,7 @@ def vitals_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 def vitals_list(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     patient = patient_for_request(request, patient_id, Capability.PATIENT_READ, audit_read=True)
-    clinic = _recording_clinic(request, patient)
+    clinic = patient_site_for_page(patient=patient, current=getattr(request, "clinic", None))
     number, size = clamp_page(request.GET.get("page"))
     page = paginate(
         selectors.observations_for_patient(patient=patient, time_zone=clinic.time_zone),

@@ -14,7 +14,7 @@ from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import FieldError, InvalidInput, NotFound
+from ketapath.core.errors import FieldError, InvalidInput
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.patients import selectors, services
@@ -197,19 +197,7 @@ def consent_create(
     patient = selectors.patient_get_for_user(
         user=user, patient_id=patient_id, capability=Capability.PATIENT_WRITE
     )
-    clinic_id = payload.clinic
-    if clinic_id is None:
-        at: set[UUID] = getattr(patient, "access_clinic_ids", set()) & clinics_where(
-            user, Capability.PATIENT_WRITE
-        )
-        clinic_id = (
-            patient.preferred_clinic_id
-            if patient.preferred_clinic_id in at
-            else next(iter(sorted(at)), None)
-        )
-    if clinic_id is None:
-        raise NotFound(selectors.MESSAGE_PATIENT_NOT_FOUND)
-    clinic = _clinic_for_write(user, clinic_id)
+    clinic = selectors.patient_site_for_api(patient=patient, requested=payload.clinic)
     consent = services.consent_record(
         user=user,
         patient=patient,

@@ -19,7 +19,7 @@ from ketapath.accounts.permissions import clinic_ids_for, clinics_where, denial_
 from ketapath.accounts.services import Action, Outcome, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import Forbidden, NotFound
+from ketapath.core.errors import FieldError, Forbidden, InvalidInput, NotFound
 from ketapath.core.validators import DEFAULT_PHONE_REGION
 from ketapath.patients.models import (
     Allergy,
@@ -343,3 +343,42 @@ def patient_allergies(*, patient: Patient, include_removed: bool = False) -> All
     else:
         status = "not_asked"
     return AllergySummary(status=status, allergies=rows)
+
+
+MESSAGE_SITE_NOT_ALLOWED = "Not one of the patient's sites where your role allows this."
+MESSAGE_SITE_REQUIRED = "Name the site: the patient is enrolled at several of yours."
+
+
+def _allowed_sites(patient: Patient) -> set[UUID]:
+    # Set by patient_get_for_user: the patient's sites where the user's role allows the
+    # capability that was asked for.
+    return set(getattr(patient, "access_clinic_ids", set()))
+
+
+def patient_site_for_page(*, patient: Patient, current: Clinic | None) -> Clinic:
+    """The site a page's work on this patient is done at: the site the user is working at
+    when allowed, else the patient's preferred site, else the first allowed site by name."""
+    allowed = _allowed_sites(patient)
+    if current is not None and current.id in allowed:
+        return current
+    if patient.preferred_clinic_id in allowed:
+        return patient.preferred_clinic
+    return Clinic.objects.filter(id__in=allowed).order_by("name")[0]
+
+
+def patient_site_for_api(*, patient: Patient, requested: UUID | None) -> Clinic:
+    """The site an API write is done at: the one named (it must be allowed), else the
+    patient's preferred site when allowed, else the only allowed one. With several possible
+    sites and none named, the client must choose (InvalidInput on ``clinic``)."""
+    allowed = _allowed_sites(patient)
+    if requested is not None:
+        if requested not in allowed:
+            raise InvalidInput(
+                MESSAGE_SITE_NOT_ALLOWED, errors=[FieldError("clinic", MESSAGE_SITE_NOT_ALLOWED)]
+            )
+        return Clinic.objects.get(id=requested)
+    if patient.preferred_clinic_id in allowed:
+        return patient.preferred_clinic
+    if len(allowed) == 1:
+        return Clinic.objects.get(id=next(iter(allowed)))
+    raise InvalidInput(MESSAGE_SITE_REQUIRED, errors=[FieldError("clinic", MESSAGE_SITE_REQUIRED)])

@@ -15,14 +15,16 @@ from ninja import Query, Router, Status
 
 from ketapath.accounts.models import User
 from ketapath.accounts.services import Action, audit
-from ketapath.clinics.models import Clinic
 from ketapath.clinics.selectors import clinic_get, clinic_policy_current
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, InvalidInput, NotFound
 from ketapath.core.pagination import paginate
-from ketapath.patients.models import Patient
-from ketapath.patients.selectors import patient_get_for_user
+from ketapath.patients.selectors import (
+    MESSAGE_SITE_NOT_ALLOWED,
+    patient_get_for_user,
+    patient_site_for_api,
+)
 from ketapath.questionnaires import selectors, services
 from ketapath.questionnaires.instruments import INSTRUMENTS, PCL5_DEFAULT_CUTOFF, get_instrument
 from ketapath.questionnaires.rules import score
@@ -46,9 +48,7 @@ patient_router = Router()
 MESSAGE_INSTRUMENT_NOT_FOUND = "No such questionnaire instrument."
 MESSAGE_CLINIC_NOT_FOUND = "No such clinic site among yours."
 
-MESSAGE_CLINIC_NOT_ENTERABLE = (
-    "Not one of your sites where this patient is enrolled and you may enter questionnaires."
-)
+MESSAGE_CLINIC_NOT_ENTERABLE = MESSAGE_SITE_NOT_ALLOWED  # the shared rule, under its old name
 MESSAGE_DATE_ORDER = "date_from must be on or before date_to."
 
 ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -105,27 +105,6 @@ class ResponseFilters(PageParams):
     date_to: date | None = None
 
 
-def _site(patient: Patient, clinic_id: UUID | None) -> Clinic:
-    """The named site, or the patient's preferred site when allowed, else the first allowed.
-
-    The patient came through ``patient_get_for_user`` with QUESTIONNAIRE_ENTER, so
-    ``access_clinic_ids`` holds the sites where the user may enter for this patient.
-    """
-    allowed: set[UUID] = getattr(patient, "access_clinic_ids", set())
-    if clinic_id is not None:
-        if clinic_id not in allowed:
-            raise InvalidInput(
-                MESSAGE_CLINIC_NOT_ENTERABLE,
-                errors=[FieldError("clinic", MESSAGE_CLINIC_NOT_ENTERABLE)],
-            )
-        chosen = clinic_id
-    elif patient.preferred_clinic_id in allowed:
-        return patient.preferred_clinic
-    else:
-        chosen = sorted(allowed)[0]
-    return Clinic.objects.get(id=chosen)
-
-
 @patient_router.post(
     "/patients/{patient_id}/questionnaire-responses",
     response={201: ResponseOut, **PATIENT_ERRORS},
@@ -142,7 +121,7 @@ def response_create(
     response = services.response_record(
         user=user,
         patient=patient,
-        clinic=_site(patient, payload.clinic),
+        clinic=patient_site_for_api(patient=patient, requested=payload.clinic),
         instrument_code=payload.instrument,
         answers=payload.answers,
         context=payload.context,

@@ -14,11 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ketapath.accounts.models import User
 from ketapath.accounts.services import Action, audit
-from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError
 from ketapath.core.pagination import clamp_page, paginate
-from ketapath.patients.models import Patient
+from ketapath.patients.selectors import patient_site_for_page
 from ketapath.patients.views import patient_for_request
 from ketapath.questionnaires import selectors, services
 from ketapath.questionnaires.forms import ResponseFilterForm, ResponseForm
@@ -31,24 +30,12 @@ MESSAGE_SAVED = "{title} saved."
 MESSAGE_SAVED_PARTIAL = "{title} saved as a partial response: no total without every item."
 
 
-def _clinic_for(request: HttpRequest, patient: Patient) -> Clinic:
-    """The site the work is done at: the current site when the user may enter there,
-    else the patient's preferred site, else the first allowed site."""
-    allowed: set[UUID] = getattr(patient, "access_clinic_ids", set())
-    current: Clinic | None = getattr(request, "clinic", None)
-    if current is not None and current.id in allowed:
-        return current
-    if patient.preferred_clinic_id in allowed:
-        return patient.preferred_clinic
-    return Clinic.objects.get(id=sorted(allowed)[0])
-
-
 @login_required
 @require_GET
 def response_list(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(request, patient_id, Capability.QUESTIONNAIRE_ENTER)
     user: User = request.user  # type: ignore[assignment]
-    clinic = _clinic_for(request, patient)
+    clinic = patient_site_for_page(patient=patient, current=getattr(request, "clinic", None))
     instruments = [(code, i.title) for code, i in INSTRUMENTS.items()]
     form = ResponseFilterForm(request.GET or None, instruments=instruments)
     filters: dict[str, Any] = {}
@@ -95,7 +82,7 @@ def response_new(request: HttpRequest, patient_id: UUID, code: str) -> HttpRespo
     instrument = get_instrument(code)
     if instrument is None:
         raise Http404(MESSAGE_INSTRUMENT_NOT_FOUND)
-    clinic = _clinic_for(request, patient)
+    clinic = patient_site_for_page(patient=patient, current=getattr(request, "clinic", None))
     user: User = request.user  # type: ignore[assignment]
     # Times typed in the form are the chosen site's local times.
     with timezone.override(ZoneInfo(clinic.time_zone)):
