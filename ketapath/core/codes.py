@@ -11,8 +11,6 @@ CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "urn:oid:2.16.840.1.113883.6.285"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 ADMINISTRATIVE_GENDER = "http://hl7.org/fhir/administrative-gender"
-# Organisation-scoped MRNs get a system of their own under this base.
-KETAPATH_MRN_BASE = "urn:ketapath:mrn"
 
 
 @dataclass(frozen=True)

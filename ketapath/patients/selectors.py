@@ -11,7 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ketapath.accounts.models import User
@@ -263,18 +263,6 @@ def patient_consent_statuses(*, patient: Patient) -> list[ConsentStatus]:
 def patient_consents(*, patient: Patient) -> QuerySet[Consent]:
     return patient.consents.select_related("document", "witnessed_by", "clinic").order_by(
         "-signed_at"
-    )
-
-
-def patient_with_related(*, patient_id: UUID) -> Patient:
-    """A patient with enrolments, escorts and consents prefetched for the chart."""
-    return (
-        Patient.objects.select_related("preferred_clinic", "organization")
-        .prefetch_related(
-            Prefetch("enrolments", queryset=Enrolment.objects.select_related("clinic")),
-            "escorts",
-        )
-        .get(id=patient_id)
     )
 
 

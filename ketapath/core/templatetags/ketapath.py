@@ -1,7 +1,6 @@
 """Template filters used on every page (loaded as a builtin)."""
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from django import template
 from django.utils import timezone
@@ -21,9 +20,3 @@ def age(birth_date: date | None) -> str:
 @register.filter
 def phone(value: str) -> str:
     return format_phone(value)
-
-
-@register.filter
-def in_zone(moment: datetime | None, zone: str) -> datetime | None:
-    """A moment in a named IANA zone, for pages that show another site's times."""
-    return None if moment is None else moment.astimezone(ZoneInfo(zone))
