@@ -8,6 +8,7 @@ from ketapath.audit.api import router as audit_router
 from ketapath.clinics.api import router as clinics_router
 from ketapath.core.api import JSONRenderer, install_error_handlers
 from ketapath.core.health import router as health_router
+from ketapath.evaluations.api import router as evaluations_router
 from ketapath.medications.api import router as medications_router
 from ketapath.observations.api import router as observations_router
 from ketapath.patients.api import router as patients_router
@@ -38,3 +39,4 @@ api.add_router("/questionnaires", questionnaires_router, tags=["questionnaires"]
 api.add_router("/", questionnaire_responses_router, tags=["questionnaires"])
 api.add_router("/", observations_router, tags=["observations and alerts"])
 api.add_router("/", medications_router, tags=["medications"])
+api.add_router("/", evaluations_router, tags=["evaluations"])

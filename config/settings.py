@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "ketapath.observations",
     "ketapath.questionnaires",
     "ketapath.medications",
+    "ketapath.evaluations",
     "ketapath.chart",
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,7 +18,12 @@ from ketapath.accounts.permissions import forget_grants, roles_at
 from ketapath.audit.models import AuditEvent
 from ketapath.audit.services import audit_record
 from ketapath.clinics.models import Clinic
-from ketapath.core.errors import invalid_from_validation_error
+from ketapath.core.errors import (
+    ApplicationError,
+    FieldError,
+    InvalidInput,
+    invalid_from_validation_error,
+)
 
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
@@ -144,3 +150,98 @@ def membership_set_roles(
             )
     forget_grants(user)
     return list(Membership.objects.filter(user=user, clinic=clinic, active=True))
+
+
+MESSAGE_CO_SIGN_MISSING = "A co-signature is needed: the co-signer's username and password."
+MESSAGE_CO_SIGN_BAD_CREDENTIALS = "The co-signer's username or password is not correct."
+MESSAGE_CO_SIGN_LOCKED_OUT = (
+    "The co-signer's account is locked after too many failed attempts; try again in "
+    "{minutes} minutes."
+)
+MESSAGE_CO_SIGN_SELF = "The co-signer must be another person, not the user acting."
+MESSAGE_CO_SIGN_NOT_ALLOWED = "The co-signer must be {who} at this clinic."
+
+
+def co_signer_verify(
+    *,
+    request: Any,
+    username: str,
+    password: str,
+    acting_user: User,
+    clinic: Clinic,
+    allowed_roles: frozenset[str],
+    who: str,
+    purpose: str,
+    patient_id: UUID | None = None,
+) -> User:
+    """The second person of a co-signature (DESIGN §5a), checked in the same request.
+
+    The password goes through the same authentication and lockout as a login, so guessing a
+    co-signer's password locks their account exactly as guessing it at the login page would.
+    The co-signer must hold one of ``allowed_roles`` at ``clinic`` and never be the acting
+    user. Answers the co-signer; every attempt is audited.
+    """
+    username = (username or "").strip()
+    if not username or not password:
+        raise InvalidInput(
+            MESSAGE_CO_SIGN_MISSING, errors=[FieldError("co_sign", MESSAGE_CO_SIGN_MISSING)]
+        )
+    if username.lower() == acting_user.username.lower():
+        raise InvalidInput(
+            MESSAGE_CO_SIGN_SELF, errors=[FieldError("co_sign.username", MESSAGE_CO_SIGN_SELF)]
+        )
+    co_signer = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        audit(
+            user=None,
+            username=username,
+            action=Action.LOGIN_FAILED,
+            outcome=Outcome.DENIED,
+            clinic_id=clinic.id,
+            patient_id=patient_id,
+            detail={"reason": "locked_out", "via": "co_sign", "purpose": purpose},
+        )
+        raise ApplicationError(
+            MESSAGE_CO_SIGN_LOCKED_OUT.format(minutes=round(settings.AXES_COOLOFF_TIME * 60)),
+            code="locked_out",
+            status=429,
+        )
+    if not isinstance(co_signer, User) or not co_signer.is_active:
+        audit(
+            user=None,
+            username=username,
+            action=Action.LOGIN_FAILED,
+            outcome=Outcome.DENIED,
+            clinic_id=clinic.id,
+            patient_id=patient_id,
+            detail={"via": "co_sign", "purpose": purpose},
+        )
+        raise InvalidInput(
+            MESSAGE_CO_SIGN_BAD_CREDENTIALS,
+            errors=[FieldError("co_sign.password", MESSAGE_CO_SIGN_BAD_CREDENTIALS)],
+        )
+    if co_signer.pk == acting_user.pk:
+        raise InvalidInput(
+            MESSAGE_CO_SIGN_SELF, errors=[FieldError("co_sign.username", MESSAGE_CO_SIGN_SELF)]
+        )
+    if not allowed_roles.intersection(roles_at(co_signer, clinic.id)):
+        message = MESSAGE_CO_SIGN_NOT_ALLOWED.format(who=who)
+        audit(
+            user=co_signer,
+            action=Action.CREATE,
+            outcome=Outcome.DENIED,
+            clinic_id=clinic.id,
+            patient_id=patient_id,
+            object_type="co_signature",
+            detail={"purpose": purpose, "for": acting_user.username},
+        )
+        raise InvalidInput(message, errors=[FieldError("co_sign.username", message)])
+    audit(
+        user=co_signer,
+        action=Action.CREATE,
+        clinic_id=clinic.id,
+        patient_id=patient_id,
+        object_type="co_signature",
+        detail={"purpose": purpose, "for": acting_user.username},
+    )
+    return co_signer

@@ -189,6 +189,17 @@ class ClinicPolicy(BaseModel):
         help_text="Daily MME at or above which the chart flags a high dose. Default 90 (CDC "
         "2016 ceiling, a guidepost in 2022; clinical.md §3.1).",
     )
+    evaluation_valid_days = models.PositiveSmallIntegerField(
+        "evaluation valid for (days)",
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days a signed evaluation may be used to start a course. Default 90, the "
+        "clinic's standard.",
+    )
+    # Contraindication key → "absolute" | "relative"; a missing key keeps the shipped class
+    # (clinical.md §1.1, §1.2, §1.4; the evaluations catalogue). Only the medical director
+    # changes it, through the evaluations app, which validates the keys.
+    contraindication_classes = models.JSONField(default=dict, blank=True)
     change_reason = models.CharField(max_length=300, blank=True)
     changed_by_id = models.UUIDField(null=True, blank=True)
     changed_by_name = models.CharField(max_length=200, blank=True)
@@ -209,7 +220,11 @@ class ClinicPolicy(BaseModel):
         "alert_escalation_minutes",
         "mme_caution_at",
         "mme_high_at",
+        "evaluation_valid_days",
     )
+    # Settings with a structure of their own, edited on their own page by the app that
+    # owns their vocabulary; versioned and audited like the rest.
+    STRUCTURED_FIELDS = ("contraindication_classes",)
 
     def __str__(self) -> str:
         return f"{self.clinic} policy v{self.version}"

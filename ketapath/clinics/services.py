@@ -438,7 +438,7 @@ def clinic_policy_update(
     errors: list[FieldError] = [
         FieldError(name, MESSAGE_POLICY_NOT_EDITABLE)
         for name in sorted(changes)
-        if name not in ClinicPolicy.EDITABLE_FIELDS
+        if name not in ClinicPolicy.EDITABLE_FIELDS + ClinicPolicy.STRUCTURED_FIELDS
     ]
     reason = (reason or "").strip()
     if not reason:
@@ -450,7 +450,7 @@ def clinic_policy_update(
         Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
         current = clinic_policy_current(clinic=clinic)
         policy = ClinicPolicy(clinic=clinic, version=current.version + 1)
-        for name in ClinicPolicy.EDITABLE_FIELDS:
+        for name in ClinicPolicy.EDITABLE_FIELDS + ClinicPolicy.STRUCTURED_FIELDS:
             setattr(policy, name, getattr(current, name))
         for name, value in changes.items():
             setattr(policy, name, value)
@@ -465,7 +465,7 @@ def clinic_policy_update(
             ) from exc
         diff = {
             name: [_jsonable(getattr(current, name)), _jsonable(getattr(policy, name))]
-            for name in ClinicPolicy.EDITABLE_FIELDS
+            for name in ClinicPolicy.EDITABLE_FIELDS + ClinicPolicy.STRUCTURED_FIELDS
             if getattr(current, name) != getattr(policy, name)
         }
         if not diff:

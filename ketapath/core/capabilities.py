@@ -7,6 +7,7 @@ class Capability(models.TextChoices):
     PATIENT_READ = "patient.read", "Read demographics and the chart"
     PATIENT_WRITE = "patient.write", "Register and edit patients, record consents"
     SCHEDULE_WRITE = "schedule.write", "Book and change appointments"
+    EVALUATION_READ = "evaluation.read", "Read evaluations"
     EVALUATION_DRAFT = "evaluation.draft", "Draft evaluations"
     EVALUATION_SIGN = "evaluation.sign", "Sign evaluations and eligibility"
     ALERT_ACK = "alert.ack", "Acknowledge safety alerts"

@@ -30,10 +30,12 @@ from ketapath.patients.models import (
     ConsentKind,
     Enrolment,
     Escort,
+    Pathway,
     Patient,
 )
 from ketapath.patients.selectors import patient_likely_duplicates
 
+MESSAGE_PATHWAY_INVALID = "Not a treatment pathway."
 MESSAGE_DUPLICATE = (
     "A patient with the same name and date of birth is already registered at your sites. "
     "Open that record, or confirm this is a different person."
@@ -545,3 +547,27 @@ def allergy_remove(*, user: User, allergy: Allergy, reason: str) -> Allergy:
             detail={"active": False},
         )
     return allergy
+
+
+def patient_pathway_set(*, user: User, patient: Patient, pathway: str, source: str) -> Patient:
+    """Record the patient's current treatment pathway, from a signed record named in
+    ``source`` (for example "Evaluation signed 2 Dec 2026 by Dr Rivera"). Only the service
+    that signs that record calls this; the pathway is never set by hand."""
+    if pathway not in Pathway.values:
+        raise InvalidInput(
+            MESSAGE_PATHWAY_INVALID, errors=[FieldError("pathway", MESSAGE_PATHWAY_INVALID)]
+        )
+    before = patient.pathway
+    patient.pathway = pathway
+    patient.pathway_source = source[:200]
+    patient.save(update_fields=["pathway", "pathway_source", "updated_at"])
+    audit(
+        user=user,
+        action=Action.UPDATE,
+        patient_id=patient.id,
+        clinic_id=patient.preferred_clinic_id,
+        object_type="patient",
+        object_id=patient.id,
+        detail={"pathway": [before, pathway], "source": patient.pathway_source},
+    )
+    return patient

@@ -245,8 +245,12 @@ GAD7 = Instrument(
 
 # PCL-5 item wording: rhavekost/clinical-toolkit,
 # dist/consumer/claude/trauma-screening/assets/pcl-5.md, checked item by item against
-# sisyphean2/ReactTraumaTest, src/textConsts.js (which misprints "of" for "or" in item 10).
-# The reference gives no item LOINC codes, so items carry none.
+# sisyphean2/ReactTraumaTest, src/textConsts.js (which misprints "of" for "or" in item 10),
+# and against the PHOSP-COVID study's REDCap data dictionary of the standard form
+# (github.com/SurgicalInformatics/phosp_clean/wiki/PCL-5, items 1–20).
+# LOINC has item codes under the panel 101697-1, but neither the reference nor any source
+# that could be cited here lists them, so items carry none rather than guessed codes; the
+# panel and total codes (clinical.md §2.1) are set, and answers are keyed by link id.
 PCL5_ROWS: tuple[tuple[str, str | None], ...] = (
     ("Repeated, disturbing, and unwanted memories of the stressful experience?", None),
     ("Repeated, disturbing dreams of the stressful experience?", None),
@@ -362,16 +366,29 @@ PEG = Instrument(
 )
 
 # §2.1: one 0–10 item, scored as LOINC 72514-3 "Pain severity – 0-10 verbal numeric
-# rating [Score] – Reported"; no panel. No public patient-facing wording was found, so the
-# item carries a neutral label. The 1–3/4–6/7–10 convention is (unverified) and not encoded.
+# rating [Score] – Reported"; no panel. As a questionnaire it is the patient's average pain
+# over the past week — the baseline and reassessment measure (§2.3, IMMPACT) — so the
+# recall period is the PEG's (§2.1, PEG item 1). A single "pain now" rating taken at a
+# session is an observation row (observations.rules, kind "pain"), never this response.
+# The 1–3/4–6/7–10 convention is (unverified) and not encoded.
 PAIN_NRS = Instrument(
     code="pain-nrs",
     title="Pain intensity, 0–10 numeric rating scale",
     loinc_panel=None,
     loinc_total="72514-3",
-    recall="",
-    lead="",
-    items=(Item("1", "Pain severity (0–10)", "72514-3", 0, 10, True, NUMERIC_0_10),),
+    recall="past week",
+    lead="0 = no pain … 10 = pain as bad as you can imagine",
+    items=(
+        Item(
+            "1",
+            "On average over the past week, how bad has your pain been?",
+            "72514-3",
+            0,
+            10,
+            True,
+            NUMERIC_0_10,
+        ),
+    ),
     licence_note="Generic 0–10 numeric rating scale; free to use.",
     bands=(),
     total_min=0,

@@ -48,3 +48,40 @@ def test_policy_rows_survive_and_get_the_pcl5_default():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_evaluation_defaults():
+    before = [("clinics", "0003_policy_alerts_and_mme")]
+    after = [("clinics", "0004_policy_evaluation_settings")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLE")
+    clinic = old.get_model("clinics", "Clinic").objects.create(
+        organization=org,
+        name="Old Site 2",
+        address_line1="1 Main",
+        city="Denver",
+        state="CO",
+        postal_code="80202",
+        phone="+13035550100",
+        time_zone="America/Denver",
+    )
+    old.get_model("clinics", "ClinicPolicy").objects.create(
+        clinic=clinic, version=1, mme_caution_at=40, change_reason="Before evaluations"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    policy = new.get_model("clinics", "ClinicPolicy").objects.get(clinic_id=clinic.id)
+    assert (policy.version, policy.mme_caution_at) == (1, 40)
+    assert policy.change_reason == "Before evaluations"
+    assert policy.evaluation_valid_days == 90
+    assert policy.contraindication_classes == {}
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
