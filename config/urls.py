@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("ketapath.observations.urls")),
     path("", include("ketapath.questionnaires.urls")),
     path("", include("ketapath.medications.urls")),
+    path("", include("ketapath.evaluations.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AnonymousUser
@@ -236,6 +237,9 @@ def co_signer_verify(
             detail={"purpose": purpose, "for": acting_user.username},
         )
         raise InvalidInput(message, errors=[FieldError("co_sign.username", message)])
+    # A correct co-signature counts as a successful login for the lockout: django-axes
+    # resets the failure count only on a real login, so do it here as the login page would.
+    axes_reset(username=co_signer.username)
     audit(
         user=co_signer,
         action=Action.CREATE,

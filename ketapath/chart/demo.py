@@ -19,6 +19,7 @@ from django.utils import timezone
 from faker import Faker
 
 from ketapath.accounts.models import LicenceType, Membership, Role, User
+from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
 from ketapath.chart.demo_measures import measures_present, seed_measures
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
@@ -407,6 +408,7 @@ class SeedResult:
     consent_documents_created: int = 0
     patients_created: int = 0
     measures_seeded: int = 0
+    evaluations_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -421,6 +423,7 @@ class SeedResult:
                 self.consent_documents_created,
                 self.patients_created,
                 self.measures_seeded,
+                self.evaluations_seeded,
             )
         )
 
@@ -956,5 +959,9 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
         if not measures_present(organization):
             result.measures_seeded = seed_measures(
                 organization=organization, clinics=clinics, users=users, today=today
+            )
+        if not evaluations_present(organization):
+            result.evaluations_seeded = seed_evaluations(
+                organization=organization, users=users, today=today
             )
     return result

@@ -10,9 +10,13 @@ from ketapath.accounts.permissions import user_can
 from ketapath.chart import selectors
 from ketapath.core.capabilities import Capability
 from ketapath.core.pagination import clamp_page, paginate
+from ketapath.evaluations.selectors import evaluations_for_patient
 from ketapath.patients.models import Pathway
 from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
 from ketapath.patients.views import patient_for_request
+
+# The chart lists the latest evaluations; the evaluations page has them all.
+CHART_EVALUATIONS_SHOWN = 5
 
 
 @login_required
@@ -38,6 +42,10 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
                 can(Capability.QUESTIONNAIRE_ENTER) and patient.pathway == Pathway.BEHAVIORAL_HEALTH
             ),
             "can_enter_measures": can(Capability.QUESTIONNAIRE_ENTER),
+            "can_read_evaluations": can(Capability.EVALUATION_READ),
+            "evaluations": list(evaluations_for_patient(patient=patient)[:CHART_EVALUATIONS_SHOWN])
+            if can(Capability.EVALUATION_READ)
+            else [],
             "can_record_vitals": can(Capability.QUESTIONNAIRE_ENTER)
             and can(Capability.PATIENT_WRITE),
         },

@@ -20,7 +20,7 @@ from ketapath.clinics.models import Clinic
 from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import NotFound
+from ketapath.core.errors import FieldError, InvalidInput, NotFound
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.evaluations import catalogue, selectors, services
@@ -361,9 +361,17 @@ def classes_detail(request: HttpRequest, clinic_id: UUID) -> dict[str, Any]:
 )
 def classes_update(request: HttpRequest, clinic_id: UUID, payload: ClassesIn) -> dict[str, Any]:
     clinic = _clinic(request, clinic_id)
-    policy = services.contraindication_classes_set(
-        user=_user(request), clinic=clinic, classes=payload.classes, reason=payload.reason
-    )
+    try:
+        policy = services.contraindication_classes_set(
+            user=_user(request), clinic=clinic, classes=payload.classes, reason=payload.reason
+        )
+    except InvalidInput as exc:
+        # Name the fields as the request does ("classes.<key>").
+        exc.errors = [
+            FieldError(e.field.replace("contraindication_classes", "classes", 1), e.rule)
+            for e in exc.errors
+        ]
+        raise
     return {
         "clinic": clinic.id,
         "policy_version": policy.version,

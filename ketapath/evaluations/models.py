@@ -155,6 +155,11 @@ class Evaluation(BaseModel):
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
 
+    @property
+    def leads_to_ketamine(self) -> bool:
+        """A signed ketamine pathway: the evaluation a course can start from while valid."""
+        return self.pathway in (Pathway.PAIN_SERIES, Pathway.MENTAL_HEALTH_PRIMARY)
+
 
 class ConditionEntry(BaseModel):
     """A pain condition or a clinician-confirmed mental-health diagnosis, coded in ICD-10-CM."""

@@ -178,7 +178,9 @@ class EvaluationListOut(Schema):
 
 
 class ClassesIn(Schema):
-    classes: dict[str, Literal["absolute", "relative"]]
+    classes: dict[str, str] = Field(
+        description="Contraindication key → absolute or relative; keys left out keep their class"
+    )
     reason: str = Field(max_length=300)
 
 

@@ -196,7 +196,7 @@ def screen_facts(
     if phq9 is not None:
         item9 = (phq9.answers or {}).get(PHQ9_ITEM9)
         unknown = item9 is None
-        positive = unknown or int(item9) > 0
+        positive = item9 is None or int(item9) > 0
         summary = (
             "PHQ-9 item 9 unanswered (unknown)" if unknown else f"PHQ-9 item 9 answered {item9}"
         )

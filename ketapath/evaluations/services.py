@@ -8,7 +8,7 @@ the chosen pathway; afterwards only addenda are written (DESIGN §6).
 """
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -63,6 +63,7 @@ MESSAGE_DIRECTOR_COSIGN = (
 MESSAGE_ADDENDUM_TEXT = "Write the addendum."
 MESSAGE_UNKNOWN_FIELD = "Not a field of an evaluation."
 MESSAGE_FUTURE_DATE = "The date cannot be in the future."
+MESSAGE_DATE_FORMAT = "Give the date as YYYY-MM-DD."
 MESSAGE_CATEGORY = "Choose pain or mental_health."
 MESSAGE_CODE_OR_KEY = "Choose a condition from the list or give an ICD-10-CM code."
 MESSAGE_CODE_NOT_FOR_CONDITION = "{code} is not one of the codes listed for {label}."
@@ -193,7 +194,9 @@ def _check_text(value: Any, field: str, errors: list[FieldError], limit: int = T
     return text
 
 
-def _clean_conditions(value: Any, errors: list[FieldError]) -> list[ConditionEntry] | None:
+def _clean_conditions(
+    value: Any, errors: list[FieldError], today: date
+) -> list[ConditionEntry] | None:
     if not isinstance(value, list):
         errors.append(FieldError("conditions", MESSAGE_LIST))
         return None
@@ -257,9 +260,13 @@ def _clean_conditions(value: Any, errors: list[FieldError]) -> list[ConditionEnt
             try:
                 onset = date.fromisoformat(onset)
             except ValueError:
-                errors.append(FieldError(f"{field}.onset", "Give the date as YYYY-MM-DD."))
+                errors.append(FieldError(f"{field}.onset", MESSAGE_DATE_FORMAT))
                 continue
-        if onset is not None and onset > timezone.localdate():
+        if onset is not None and (not isinstance(onset, date) or isinstance(onset, datetime)):
+            errors.append(FieldError(f"{field}.onset", MESSAGE_DATE_FORMAT))
+            continue
+        # The clinic's calendar day, as for the other dates of the evaluation.
+        if onset is not None and onset > today:
             errors.append(FieldError(f"{field}.onset", MESSAGE_FUTURE_DATE))
             continue
         entries.append(
@@ -405,8 +412,16 @@ def evaluation_update(*, user: User, evaluation: Evaluation, data: dict[str, Any
                 try:
                     value = date.fromisoformat(value)
                 except ValueError:
-                    errors.append(FieldError(name, "Give the date as YYYY-MM-DD."))
+                    errors.append(FieldError(name, MESSAGE_DATE_FORMAT))
                     continue
+        if (
+            name in DATE_FIELDS
+            and value is not None
+            and (not isinstance(value, date) or isinstance(value, datetime))
+        ):
+            # A datetime or a number cannot be compared with a day; refuse it as a format.
+            errors.append(FieldError(name, MESSAGE_DATE_FORMAT))
+            continue
         if name in DATE_FIELDS and value is not None and value > today:
             errors.append(FieldError(name, MESSAGE_FUTURE_DATE))
             continue
@@ -415,7 +430,7 @@ def evaluation_update(*, user: User, evaluation: Evaluation, data: dict[str, Any
             changed.append(name)
     conditions = None
     if "conditions" in data:
-        conditions = _clean_conditions(data["conditions"], errors)
+        conditions = _clean_conditions(data["conditions"], errors, today)
         changed.append("conditions")
     if "contraindications" in data:
         merged = _clean_contraindications(
@@ -612,9 +627,13 @@ def contraindication_classes_set(
 ) -> ClinicPolicy:
     """The medical director reclassifies contraindications (absolute or relative): a new
     clinic-policy version, audited with each change. Evaluations already signed keep the
-    classes they were signed under."""
+    classes they were signed under. Keys not given keep the class in force, so a change
+    of one class never silently undoes an earlier change of another."""
     if not user.can(Capability.POLICY_WRITE, clinic.id):
         raise Forbidden(MESSAGE_CLASSES_FORBIDDEN)
+    in_force = selectors.contraindication_classes(clinic_policy_current(clinic=clinic))
+    if isinstance(classes, dict):
+        classes = {**in_force, **classes}
     validated = contraindication_classes_validate(classes)
     if not (reason or "").strip():
         raise InvalidInput(

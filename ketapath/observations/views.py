@@ -16,7 +16,7 @@ from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Conflict, Forbidden, NotFound
-from ketapath.core.forms import apply_errors
+from ketapath.core.forms import apply_errors, safe_next
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.observations import selectors, services
 from ketapath.observations.forms import AlertClearForm, VitalsForm
@@ -57,7 +57,7 @@ def vitals_new(request: HttpRequest, patient_id: UUID) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, f"Recorded {len(created)} measurement(s).")
-            return redirect("observations:vitals", patient_id=patient.id)
+            return redirect(safe_next(request) or "observations:vitals", patient_id=patient.id)
     return render(
         request,
         "observations/vitals_form.html",

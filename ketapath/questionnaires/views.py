@@ -16,6 +16,7 @@ from ketapath.accounts.models import User
 from ketapath.accounts.services import Action, audit
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError
+from ketapath.core.forms import safe_next
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.patients.selectors import patient_site_for_page
 from ketapath.patients.views import patient_for_request
@@ -106,6 +107,9 @@ def response_new(request: HttpRequest, patient_id: UUID, code: str) -> HttpRespo
             else:
                 template = MESSAGE_SAVED if response.complete else MESSAGE_SAVED_PARTIAL
                 messages.success(request, template.format(title=instrument.title))
+                back = safe_next(request)
+                if back:
+                    return redirect(back)
                 return redirect(
                     "questionnaires:detail", patient_id=patient.id, response_id=response.id
                 )

@@ -37,6 +37,7 @@ def _change(**overrides: str) -> dict[str, str]:
         "alert_escalation_minutes": "240",
         "mme_caution_at": "50",
         "mme_high_at": "90",
+        "evaluation_valid_days": "90",
         "reason": "Board",
     }
     data.update(overrides)

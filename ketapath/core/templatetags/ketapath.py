@@ -20,3 +20,11 @@ def age(birth_date: date | None) -> str:
 @register.filter
 def phone(value: str) -> str:
     return format_phone(value)
+
+
+@register.filter
+def lookup(mapping: object, key: object) -> object:
+    """``mapping[key]`` for a dict in a template, or "" when absent."""
+    if isinstance(mapping, dict):
+        return mapping.get(key, "")
+    return ""
