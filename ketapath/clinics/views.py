@@ -313,6 +313,19 @@ def _shown(value: Any) -> str:
     return "not set" if value is None or value == "" else str(value)
 
 
+def _class_changes(before: ClinicPolicy, after: ClinicPolicy) -> list[str]:
+    """Each contraindication whose class changed between two versions (keys as stored;
+    a key absent from a version holds its shipped class, shown as "shipped class")."""
+    old = before.contraindication_classes or {}
+    new = after.contraindication_classes or {}
+    return [
+        f"Contraindication class of {key.replace('_', ' ')}: "
+        f"{old.get(key, 'shipped class')} → {new.get(key, 'shipped class')}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
 def _history_rows(clinic: Clinic, versions: list[ClinicPolicy]) -> list[PolicyVersionRow]:
     """Each version with what it changed against the one before it (one extra read at most)."""
     older = {p.version: p for p in versions}
@@ -334,6 +347,8 @@ def _history_rows(clinic: Clinic, versions: list[ClinicPolicy]) -> list[PolicyVe
             if before is not None
             else []
         )
+        if before is not None:
+            changes.extend(_class_changes(before, policy))
         rows.append(
             PolicyVersionRow(
                 version=policy.version,

@@ -11,7 +11,11 @@ from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic
 from ketapath.evaluations import services
 from ketapath.evaluations.models import Evaluation
-from ketapath.evaluations.tests.factories import complete_evaluation, record_measures
+from ketapath.evaluations.tests.factories import (
+    complete_answers,
+    complete_evaluation,
+    record_measures,
+)
 from ketapath.patients.models import Patient
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +195,34 @@ def test_only_the_director_reclassifies_contraindications(
     assert client.post(url, data).status_code == 302
     page = client.get(url).content.decode()
     assert "version" in page
+
+
+def test_policy_history_names_a_reclassified_contraindication(
+    client_for: ClientFor, director: User, site: Clinic
+) -> None:
+    services.contraindication_classes_set(
+        user=director, clinic=site, classes={"pregnancy": "relative"}, reason="Board decision"
+    )
+    page = client_for(director).get(reverse("clinics:policy")).content.decode()
+    assert "Contraindication class of pregnancy: shipped class → relative" in page
+
+
+def test_list_page_query_count_does_not_grow(
+    client_for: ClientFor, prescriber: User, patient: Patient, site: Clinic
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(prescriber)
+    url = reverse("evaluations:list", kwargs={"patient_id": patient.id})
+    complete_evaluation(user=prescriber, patient=patient, clinic=site)
+    services.evaluation_sign(user=prescriber, evaluation=Evaluation.objects.get(), accept=True)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for _ in range(4):
+        evaluation = services.evaluation_start(user=prescriber, patient=patient, clinic=site)
+        services.evaluation_update(user=prescriber, evaluation=evaluation, data=complete_answers())
+        services.evaluation_sign(user=prescriber, evaluation=evaluation, accept=True)
+    with CaptureQueriesContext(connection) as five:
+        assert client.get(url).status_code == 200
+    assert len(five) == len(one)
