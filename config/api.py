@@ -12,6 +12,7 @@ from ketapath.evaluations.api import router as evaluations_router
 from ketapath.medications.api import router as medications_router
 from ketapath.observations.api import router as observations_router
 from ketapath.patients.api import router as patients_router
+from ketapath.protocols.api import router as protocols_router
 from ketapath.questionnaires.api import patient_router as questionnaire_responses_router
 from ketapath.questionnaires.api import router as questionnaires_router
 
@@ -40,3 +41,4 @@ api.add_router("/", questionnaire_responses_router, tags=["questionnaires"])
 api.add_router("/", observations_router, tags=["observations and alerts"])
 api.add_router("/", medications_router, tags=["medications"])
 api.add_router("/", evaluations_router, tags=["evaluations"])
+api.add_router("/protocols", protocols_router, tags=["protocols"])

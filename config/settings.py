@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ketapath.questionnaires",
     "ketapath.medications",
     "ketapath.evaluations",
+    "ketapath.protocols",
     "ketapath.chart",
 ]
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("ketapath.questionnaires.urls")),
     path("", include("ketapath.medications.urls")),
     path("", include("ketapath.evaluations.urls")),
+    path("", include("ketapath.protocols.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

@@ -21,6 +21,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Patients", reverse("patients:list")))
     if user_can_anywhere(user, Capability.QUESTIONNAIRE_ENTER):
         items.append(("Alerts", reverse("observations:alerts")))
+    if user_can_anywhere(user, Capability.PROTOCOL_READ):
+        items.append(("Protocols", reverse("protocols:list")))
     if user_can_anywhere(user, Capability.STAFF_MANAGE):
         items.append(("Admin", reverse("clinics:admin")))
     if current is not None:

@@ -1,5 +1,7 @@
 """Organisations, their clinic sites, hours, closures, rooms, and each site's policy."""
 
+from decimal import Decimal
+
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -196,6 +198,24 @@ class ClinicPolicy(BaseModel):
         help_text="Days a signed evaluation may be used to start a course. Default 90, the "
         "clinic's standard.",
     )
+    dose_ceiling_mg_per_kg = models.DecimalField(
+        "site dose ceiling (mg/kg)",
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("2.00"))],
+        help_text="No protocol template's dose may exceed this, keeping doses sub-anaesthetic "
+        "(clinical.md §1.3: 4–5 mg/kg IM is a dissociative-sedation dose, never reused). Default "
+        "1.0, the top of the IM range commonly reported for depression (0.5–1.0 mg/kg, §1.3, "
+        "unverified); the SC trial KADS went up to 0.9.",
+    )
+    nurse_patients_at_once = models.PositiveSmallIntegerField(
+        "patients one nurse may watch at once",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(6)],
+        help_text="Overlapping sessions one nurse may monitor. Default 1 (one-to-one) until the "
+        "medical director sets the clinic's staffing ratio; no guideline gives one.",
+    )
     # Contraindication key → "absolute" | "relative"; a missing key keeps the shipped class
     # (clinical.md §1.1, §1.2, §1.4; the evaluations catalogue). Only the medical director
     # changes it, through the evaluations app, which validates the keys.
@@ -221,6 +241,8 @@ class ClinicPolicy(BaseModel):
         "mme_caution_at",
         "mme_high_at",
         "evaluation_valid_days",
+        "dose_ceiling_mg_per_kg",
+        "nurse_patients_at_once",
     )
     # Settings with a structure of their own, edited on their own page by the app that
     # owns their vocabulary; versioned and audited like the rest.

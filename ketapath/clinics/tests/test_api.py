@@ -209,6 +209,8 @@ def test_everyone_at_the_site_reads_the_policy(
         "mme_caution_at": 50,
         "mme_high_at": 90,
         "evaluation_valid_days": 90,
+        "dose_ceiling_mg_per_kg": 1.0,
+        "nurse_patients_at_once": 1,
     }
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
@@ -236,6 +238,8 @@ def test_director_changes_the_policy(
         "mme_caution_at": 50,
         "mme_high_at": 90,
         "evaluation_valid_days": 90,
+        "dose_ceiling_mg_per_kg": 1.0,
+        "nurse_patients_at_once": 1,
     }
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name

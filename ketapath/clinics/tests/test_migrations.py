@@ -2,6 +2,7 @@
 setting's cited default."""
 
 from datetime import time
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -51,9 +52,9 @@ def test_policy_rows_survive_and_get_the_pcl5_default():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_policy_rows_survive_and_get_the_evaluation_defaults():
+def test_policy_rows_survive_and_get_the_evaluation_and_dosing_defaults():
     before = [("clinics", "0003_policy_alerts_and_mme")]
-    after = [("clinics", "0004_policy_evaluation_settings")]
+    after = [("clinics", "0005_policy_dose_ceiling_and_nurse_ratio")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
@@ -81,6 +82,8 @@ def test_policy_rows_survive_and_get_the_evaluation_defaults():
     assert policy.change_reason == "Before evaluations"
     assert policy.evaluation_valid_days == 90
     assert policy.contraindication_classes == {}
+    assert policy.dose_ceiling_mg_per_kg == Decimal("1.00")
+    assert policy.nurse_patients_at_once == 1
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()

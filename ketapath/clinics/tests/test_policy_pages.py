@@ -38,6 +38,8 @@ def _change(**overrides: str) -> dict[str, str]:
         "mme_caution_at": "50",
         "mme_high_at": "90",
         "evaluation_valid_days": "90",
+        "dose_ceiling_mg_per_kg": "1.00",
+        "nurse_patients_at_once": "1",
         "reason": "Board",
     }
     data.update(overrides)
