@@ -15,6 +15,7 @@ from ketapath.patients.api import router as patients_router
 from ketapath.protocols.api import router as protocols_router
 from ketapath.questionnaires.api import patient_router as questionnaire_responses_router
 from ketapath.questionnaires.api import router as questionnaires_router
+from ketapath.scheduling.api import router as scheduling_router
 
 api = NinjaAPI(
     title="Ketapath API",
@@ -42,3 +43,4 @@ api.add_router("/", observations_router, tags=["observations and alerts"])
 api.add_router("/", medications_router, tags=["medications"])
 api.add_router("/", evaluations_router, tags=["evaluations"])
 api.add_router("/protocols", protocols_router, tags=["protocols"])
+api.add_router("/", scheduling_router, tags=["scheduling"])

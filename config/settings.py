@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "ketapath.medications",
     "ketapath.evaluations",
     "ketapath.protocols",
+    "ketapath.scheduling",
     "ketapath.chart",
 ]
 
