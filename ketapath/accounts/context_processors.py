@@ -25,6 +25,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Protocols", reverse("protocols:list")))
     if user_can_anywhere(user, Capability.STAFF_MANAGE):
         items.append(("Admin", reverse("clinics:admin")))
+    if current is not None and user.can(Capability.PATIENT_READ, current.id):
+        # Everyone working at the site sees who is rostered; the clinic admin changes it.
+        items.append(("Shifts", reverse("accounts:shifts")))
     if current is not None:
         # Everyone at a site may read its policy; only the medical director changes it.
         items.append(("Clinic policy", reverse("clinics:policy")))

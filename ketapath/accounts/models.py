@@ -1,15 +1,16 @@
-"""Staff users, their roles per clinic site, credentials, and API tokens."""
+"""Staff users, their roles per clinic site, credentials, weekly shifts, and API tokens."""
 
 import uuid
 from datetime import date
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from ketapath.clinics.models import Clinic
+from ketapath.clinics.models import Clinic, OpeningHours
 from ketapath.core.models import BaseModel
 from ketapath.core.validators import validate_dea_number, validate_npi
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     from ketapath.core.capabilities import Capability
 
 MESSAGE_STATE = "Use the two-letter state code, e.g. CO."
+MESSAGE_SHIFT_ORDER = "The end must be after the start, on the same day (no overnight shifts)."
+MESSAGE_EXTRA_NEEDS_TIMES = "An extra shift needs its start and end times."
+MESSAGE_OFF_TIMES_PAIR = (
+    "Give both the start and the end of the time off, or neither for a whole day."
+)
 
 
 class Role(models.TextChoices):
@@ -142,3 +148,103 @@ class ApiToken(BaseModel):
                 name="token_revoked_after_created",
             )
         ]
+
+
+Weekday = OpeningHours.Weekday
+
+
+class Shift(BaseModel):
+    """A weekly shift: the user is on site at the clinic every ``weekday`` (0 = Monday) from
+    ``starts`` to ``ends``, in the site's local time.
+
+    No overnight shifts: ``ends`` is after ``starts`` on the same local day, so a shift never
+    crosses midnight (a night spanning midnight is two shifts on consecutive weekdays). A
+    removed shift is kept, inactive, so the record of who was rostered stays.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="shifts")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="shifts")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends__gt=models.F("starts")), name="shift_ends_after_starts"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="shift_weekday_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "active"], name="shift_clinic_active")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+    def clean(self) -> None:
+        if self.starts is not None and self.ends is not None and self.ends <= self.starts:
+            raise ValidationError({"ends": MESSAGE_SHIFT_ORDER})
+
+
+class ShiftException(BaseModel):
+    """A dated change to a user's weekly shifts at a clinic, on one local date.
+
+    ``off``: not on site; without times the whole day, with times only that part of it.
+    ``extra``: on site from ``starts`` to ``ends`` besides (or instead of) the weekly shifts.
+    Like shifts, an exception never crosses midnight.
+    """
+
+    class Kind(models.TextChoices):
+        OFF = "off", "Time off"
+        EXTRA = "extra", "Extra shift"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="shift_exceptions")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="shift_exceptions")
+    date = models.DateField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    starts = models.TimeField(null=True, blank=True)
+    ends = models.TimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["date", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["off", "extra"]), name="shift_exception_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(starts__isnull=True, ends__isnull=True)
+                | Q(starts__isnull=False, ends__isnull=False, ends__gt=models.F("starts")),
+                name="shift_exception_times_ordered",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="extra") | Q(starts__isnull=False),
+                name="shift_exception_extra_has_times",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "date"], name="shift_exception_clinic_date")]
+
+    def __str__(self) -> str:
+        when = f" {self.starts:%H:%M}-{self.ends:%H:%M}" if self.starts and self.ends else ""
+        return f"{self.user} {self.get_kind_display()} {self.date}{when}"
+
+    @property
+    def whole_day(self) -> bool:
+        return self.starts is None and self.ends is None
+
+    def clean(self) -> None:
+        if (self.starts is None) != (self.ends is None):
+            missing = "ends" if self.ends is None else "starts"
+            message = (
+                MESSAGE_EXTRA_NEEDS_TIMES
+                if self.kind == self.Kind.EXTRA
+                else MESSAGE_OFF_TIMES_PAIR
+            )
+            raise ValidationError({missing: message})
+        if self.kind == self.Kind.EXTRA and self.starts is None:
+            raise ValidationError({"starts": MESSAGE_EXTRA_NEEDS_TIMES})
+        if self.starts is not None and self.ends is not None and self.ends <= self.starts:
+            raise ValidationError({"ends": MESSAGE_SHIFT_ORDER})

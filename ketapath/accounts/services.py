@@ -1,8 +1,9 @@
-"""Writes for staff accounts: tokens, users, memberships; and the audit helper every app uses."""
+"""Writes for staff accounts: tokens, users, memberships, shifts; and the audit helper every
+app uses."""
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import date, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,16 +15,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ketapath.accounts.models import ApiToken, Membership, User
+from ketapath.accounts.models import ApiToken, Membership, Shift, ShiftException, User
 from ketapath.accounts.permissions import forget_grants, roles_at
 from ketapath.audit.models import AuditEvent
 from ketapath.audit.services import audit_record
 from ketapath.clinics.models import Clinic
+from ketapath.core.capabilities import Capability
 from ketapath.core.errors import (
     ApplicationError,
     FieldError,
+    Forbidden,
     InvalidInput,
     invalid_from_validation_error,
+    validation_error_to_fields,
 )
 
 Action = AuditEvent.Action
@@ -249,3 +253,210 @@ def co_signer_verify(
         detail={"purpose": purpose, "for": acting_user.username},
     )
     return co_signer
+
+
+# --- Shifts ------------------------------------------------------------------------------
+
+MESSAGE_SHIFT_FORBIDDEN = "Only a clinic admin of this site may change its staff shifts."
+MESSAGE_SHIFT_INVALID = "The shift is not valid."
+MESSAGE_SHIFT_EXCEPTION_INVALID = "The shift exception is not valid."
+MESSAGE_SHIFT_NOT_STAFF = "This person has no active role at this site, so no shifts here."
+MESSAGE_SHIFT_OVERLAP = "This overlaps their {weekday} shift {starts}–{ends} at this site."
+MESSAGE_SHIFT_EXCEPTION_OVERLAP = "This overlaps their {kind} on {date} ({when}) at this site."
+WHOLE_DAY = "whole day"
+
+
+def _require_shift_manage(actor: User, clinic: Clinic) -> None:
+    if not actor.can(Capability.STAFF_MANAGE, clinic.id):
+        raise Forbidden(MESSAGE_SHIFT_FORBIDDEN)
+
+
+def _require_site_staff(user: User, clinic: Clinic, message: str) -> None:
+    """Shifts are for people who work at the site: an active account with an active role."""
+    at_site = Membership.objects.filter(user=user, clinic=clinic, active=True).exists()
+    if not user.is_active or not at_site:
+        raise InvalidInput(message, errors=[FieldError("user", MESSAGE_SHIFT_NOT_STAFF)])
+
+
+def _clean(instance: Shift | ShiftException, message: str) -> None:
+    try:
+        instance.full_clean(exclude=["user", "clinic"])
+    except ValidationError as exc:
+        raise InvalidInput(message, errors=validation_error_to_fields(exc)) from exc
+
+
+def _lock_staff(user: User) -> None:
+    """Serialise changes to one person's shifts, so two overlapping ones cannot both pass."""
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+
+
+def _overlap_field(starts: time, other_starts: time) -> str:
+    """The field the clash is reported on: the start when it falls inside the other range."""
+    return "starts" if other_starts <= starts else "ends"
+
+
+def _hhmm(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value is not None else None
+
+
+def _shift_detail(shift: Shift) -> dict[str, Any]:
+    return {
+        "user": str(shift.user_id),
+        "username": shift.user.username,
+        "weekday": shift.weekday,
+        "starts": _hhmm(shift.starts),
+        "ends": _hhmm(shift.ends),
+    }
+
+
+def _exception_detail(exception: ShiftException) -> dict[str, Any]:
+    return {
+        "user": str(exception.user_id),
+        "username": exception.user.username,
+        "date": exception.date.isoformat(),
+        "kind": exception.kind,
+        "starts": _hhmm(exception.starts),
+        "ends": _hhmm(exception.ends),
+        "reason": exception.reason,
+    }
+
+
+def shift_add(
+    *, actor: User, user: User, clinic: Clinic, weekday: int, starts: time, ends: time
+) -> Shift:
+    """Give ``user`` a weekly shift at ``clinic`` (weekday 0 = Monday, local times, ending the
+    same day). Refused when it overlaps another of their active shifts there on that weekday,
+    or when they hold no active role at the site; audited."""
+    _require_shift_manage(actor, clinic)
+    _require_site_staff(user, clinic, MESSAGE_SHIFT_INVALID)
+    shift = Shift(user=user, clinic=clinic, weekday=weekday, starts=starts, ends=ends)
+    _clean(shift, MESSAGE_SHIFT_INVALID)
+    with transaction.atomic():
+        _lock_staff(user)
+        others = Shift.objects.filter(user=user, clinic=clinic, weekday=weekday, active=True)
+        for other in others.order_by("starts"):
+            if starts < other.ends and other.starts < ends:
+                rule = MESSAGE_SHIFT_OVERLAP.format(
+                    weekday=other.get_weekday_display(),
+                    starts=_hhmm(other.starts),
+                    ends=_hhmm(other.ends),
+                )
+                raise InvalidInput(
+                    MESSAGE_SHIFT_INVALID,
+                    errors=[FieldError(_overlap_field(starts, other.starts), rule)],
+                )
+        shift.save(force_insert=True)
+        audit(
+            user=actor,
+            action=Action.CREATE,
+            clinic_id=clinic.id,
+            object_type="shift",
+            object_id=shift.id,
+            detail=_shift_detail(shift),
+        )
+    return shift
+
+
+def shift_remove(*, actor: User, shift: Shift) -> Shift:
+    """Take a weekly shift off the roster. The row stays, inactive, as the record of who was
+    rostered; removing it again changes nothing. Audited."""
+    _require_shift_manage(actor, shift.clinic)
+    if not shift.active:
+        return shift
+    with transaction.atomic():
+        shift.active = False
+        shift.save(update_fields=["active", "updated_at"])
+        audit(
+            user=actor,
+            action=Action.UPDATE,
+            clinic_id=shift.clinic_id,
+            object_type="shift",
+            object_id=shift.id,
+            detail={**_shift_detail(shift), "active": [True, False]},
+        )
+    return shift
+
+
+def _exception_when(exception: ShiftException) -> str:
+    if exception.starts is None or exception.ends is None:
+        return WHOLE_DAY
+    return f"{exception.starts:%H:%M}–{exception.ends:%H:%M}"
+
+
+def _exception_clash(new: ShiftException, other: ShiftException) -> str | None:
+    """The field a clash between two exceptions of one kind on one day is reported on (a
+    whole day clashes with anything that day), else None."""
+    if new.starts is None or new.ends is None or other.starts is None or other.ends is None:
+        return "date"
+    if new.starts < other.ends and other.starts < new.ends:
+        return _overlap_field(new.starts, other.starts)
+    return None
+
+
+def shift_exception_add(
+    *,
+    actor: User,
+    user: User,
+    clinic: Clinic,
+    date: date,
+    kind: str,
+    reason: str,
+    starts: time | None = None,
+    ends: time | None = None,
+) -> ShiftException:
+    """Record a dated change to ``user``'s shifts at ``clinic`` on a local date: time off
+    (without times, the whole day) or an extra shift (times required). Refused when it
+    overlaps another exception of the same kind for them that day; audited."""
+    _require_shift_manage(actor, clinic)
+    _require_site_staff(user, clinic, MESSAGE_SHIFT_EXCEPTION_INVALID)
+    exception = ShiftException(
+        user=user,
+        clinic=clinic,
+        date=date,
+        kind=kind,
+        starts=starts,
+        ends=ends,
+        reason=(reason or "").strip(),
+    )
+    _clean(exception, MESSAGE_SHIFT_EXCEPTION_INVALID)
+    with transaction.atomic():
+        _lock_staff(user)
+        same_day = ShiftException.objects.filter(user=user, clinic=clinic, date=date, kind=kind)
+        for other in same_day.order_by("starts"):
+            field = _exception_clash(exception, other)
+            if field is not None:
+                rule = MESSAGE_SHIFT_EXCEPTION_OVERLAP.format(
+                    kind=other.get_kind_display().lower(),
+                    date=other.date.isoformat(),
+                    when=_exception_when(other),
+                )
+                raise InvalidInput(
+                    MESSAGE_SHIFT_EXCEPTION_INVALID, errors=[FieldError(field, rule)]
+                )
+        exception.save(force_insert=True)
+        audit(
+            user=actor,
+            action=Action.CREATE,
+            clinic_id=clinic.id,
+            object_type="shift_exception",
+            object_id=exception.id,
+            detail=_exception_detail(exception),
+        )
+    return exception
+
+
+def shift_exception_remove(*, actor: User, exception: ShiftException) -> None:
+    """Delete a dated exception (the weekly shifts apply that day again); audited with what
+    it was."""
+    _require_shift_manage(actor, exception.clinic)
+    with transaction.atomic():
+        exception_id, detail = exception.id, _exception_detail(exception)
+        exception.delete()
+        audit(
+            user=actor,
+            action=Action.DELETE,
+            clinic_id=exception.clinic_id,
+            object_type="shift_exception",
+            object_id=exception_id,
+            detail=detail,
+        )

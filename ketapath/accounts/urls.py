@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ketapath.accounts import staff_views, views
+from ketapath.accounts import shift_views, staff_views, views
 
 app_name = "accounts"
 
@@ -13,4 +13,16 @@ urlpatterns = [
     path("staff/<uuid:user_id>/", staff_views.staff_edit, name="staff_edit"),
     path("staff/<uuid:user_id>/deactivate/", staff_views.staff_deactivate, name="staff_deactivate"),
     path("staff/<uuid:user_id>/reactivate/", staff_views.staff_reactivate, name="staff_reactivate"),
+    path("shifts/", shift_views.shift_list, name="shifts"),
+    path("shifts/new/", shift_views.shift_new, name="shift_new"),
+    path("shifts/week/", shift_views.shift_week, name="shift_week"),
+    path("shifts/staff/<uuid:user_id>/", shift_views.shift_staff, name="shift_staff"),
+    path("shifts/<uuid:shift_id>/remove/", shift_views.shift_remove_view, name="shift_remove"),
+    path("shifts/exceptions/", shift_views.shift_exception_list, name="shift_exceptions"),
+    path("shifts/exceptions/new/", shift_views.shift_exception_new, name="shift_exception_new"),
+    path(
+        "shifts/exceptions/<uuid:exception_id>/remove/",
+        shift_views.shift_exception_remove_view,
+        name="shift_exception_remove",
+    ),
 ]

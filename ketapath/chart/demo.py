@@ -21,6 +21,7 @@ from faker import Faker
 from ketapath.accounts.models import LicenceType, Membership, Role, User
 from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
 from ketapath.chart.demo_measures import measures_present, seed_measures
+from ketapath.chart.demo_shifts import seed_shifts, shifts_present
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
 from ketapath.patients.models import Consent, ConsentDocument, ConsentKind, Patient
@@ -409,6 +410,7 @@ class SeedResult:
     patients_created: int = 0
     measures_seeded: int = 0
     evaluations_seeded: int = 0
+    shifts_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -424,6 +426,7 @@ class SeedResult:
                 self.patients_created,
                 self.measures_seeded,
                 self.evaluations_seeded,
+                self.shifts_seeded,
             )
         )
 
@@ -963,5 +966,9 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
         if not evaluations_present(organization):
             result.evaluations_seeded = seed_evaluations(
                 organization=organization, users=users, today=today
+            )
+        if not shifts_present(organization):
+            result.shifts_seeded = seed_shifts(
+                organization=organization, clinics=clinics, users=users, today=today
             )
     return result

@@ -2,7 +2,7 @@
 their appointments. Reading needs PATIENT_READ at the course's site; ordering COURSE_ORDER
 (a prescriber or the medical director with current licence and DEA registration)."""
 
-from datetime import timedelta
+from datetime import date, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -14,14 +14,27 @@ from ninja import Query, Router, Status
 from ketapath.accounts.models import User
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
-from ketapath.core.errors import FieldError, InvalidInput
+from ketapath.core.errors import FieldError, Forbidden, InvalidInput
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.evaluations.models import Evaluation
 from ketapath.patients.selectors import patient_get_for_user, patient_site_for_api
-from ketapath.scheduling import selectors, services
+from ketapath.scheduling import booking, rules, selectors, services
 from ketapath.scheduling.models import Appointment, Course
-from ketapath.scheduling.schemas import CourseIn, CourseListOut, CourseOut
+from ketapath.scheduling.schemas import (
+    AppointmentChangeOut,
+    AppointmentListOut,
+    AppointmentOut,
+    AppointmentPatch,
+    BookIn,
+    BookOut,
+    CourseIn,
+    CourseListOut,
+    CourseOut,
+    SingleIn,
+    SlotProposalsOut,
+    SlotRequest,
+)
 
 router = Router()
 
@@ -42,6 +55,10 @@ def _user(request: HttpRequest) -> User:
 def _appointment_out(a: Appointment, tz: str) -> dict[str, Any]:
     return {
         "id": a.id,
+        "patient": a.patient_id,
+        "course": a.course_id,
+        "clinician": a.clinician_id,
+        "status_reason": a.status_reason,
         "kind": a.kind,
         "status": a.status,
         "sequence": a.sequence,
@@ -145,3 +162,163 @@ def course_list(request: HttpRequest, filters: Query[CourseFilters]) -> dict[str
 @router.get("/courses/{course_id}", response={200: CourseOut, **ERRORS})
 def course_detail(request: HttpRequest, course_id: UUID) -> dict[str, Any]:
     return course_out(selectors.course_get_for_user(user=_user(request), course_id=course_id))
+
+
+MESSAGE_TIME = "Give a local time as HH:MM."
+MESSAGE_WEEKDAY = "Weekdays are 0 (Monday) to 6 (Sunday)."
+MESSAGE_BOOK_ONE = "Give either a proposal index or the sessions, not both or neither."
+
+
+def _time(value: str | None, field: str) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(MESSAGE_TIME, errors=[FieldError(field, MESSAGE_TIME)]) from exc
+
+
+@router.post(
+    "/courses/{course_id}/slot-proposals",
+    response={200: SlotProposalsOut, **ERRORS},
+    summary="The earliest series that fits the course's template, and two alternatives",
+)
+def slot_proposals(request: HttpRequest, course_id: UUID, payload: SlotRequest) -> dict[str, Any]:
+    user = _user(request)
+    course = selectors.course_get_for_user(user=user, course_id=course_id)
+    if payload.weekdays is not None and any(not 0 <= d <= 6 for d in payload.weekdays):
+        raise InvalidInput(MESSAGE_WEEKDAY, errors=[FieldError("weekdays", MESSAGE_WEEKDAY)])
+    preferences = rules.Preferences(
+        first_date=payload.earliest,
+        weekdays=frozenset(payload.weekdays) if payload.weekdays is not None else None,
+        time_from=_time(payload.time_from, "time_from"),
+        time_to=_time(payload.time_to, "time_to"),
+    )
+    result = booking.slot_proposals(user=user, course=course, preferences=preferences)
+    stored = booking.proposals_store(course=course, result=result)
+    return booking.proposals_out(course=course, stored=stored, reason=result.reason)
+
+
+@router.post(
+    "/courses/{course_id}/book",
+    response={201: BookOut, **ERRORS},
+    summary="Book all of a series' sessions in one transaction, or none",
+)
+def course_book(request: HttpRequest, course_id: UUID, payload: BookIn) -> Status[dict[str, Any]]:
+    user = _user(request)
+    course = selectors.course_get_for_user(user=user, course_id=course_id)
+    if not user.can(Capability.SCHEDULE_WRITE, course.clinic_id):
+        raise Forbidden(booking.MESSAGE_BOOK_FORBIDDEN)
+    if (payload.proposal is None) == (payload.sessions is None):
+        raise InvalidInput(MESSAGE_BOOK_ONE, errors=[FieldError("proposal", MESSAGE_BOOK_ONE)])
+    if payload.proposal is not None:
+        choices = booking.proposal_choices(course=course, index=payload.proposal)
+    else:
+        choices = [
+            booking.SessionChoice(s.start, s.room, s.nurse, s.prescriber)
+            for s in payload.sessions or []
+        ]
+    appointments = booking.course_book(user=user, course=course, choices=choices)
+    tz = course.clinic.time_zone
+    return Status(201, {"appointments": [_appointment_out(a, tz) for a in appointments]})
+
+
+class AppointmentFilters(PageParams):
+    clinic: UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    room: UUID | None = None
+    staff: UUID | None = None
+    patient: UUID | None = None
+
+
+@router.get(
+    "/appointments",
+    response={200: AppointmentListOut, **ERRORS},
+    summary="Appointments at your sites; dates are the site's local dates, inclusive",
+)
+def appointment_list(request: HttpRequest, filters: Query[AppointmentFilters]) -> dict[str, Any]:
+    rows = selectors.appointments_for_user(
+        user=_user(request),
+        clinic_id=filters.clinic,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        room_id=filters.room,
+        staff_id=filters.staff,
+        patient_id=filters.patient,
+    )
+    page = paginate(rows, filters.page, filters.page_size)
+    return {
+        "items": [_appointment_out(a, a.clinic.time_zone) for a in page.items],
+        "count": page.count,
+    }
+
+
+@router.patch(
+    "/appointments/{appointment_id}",
+    response={200: AppointmentChangeOut, **ERRORS},
+    summary="Check in, no-show, cancel with a reason, or reschedule one session of a series",
+)
+def appointment_change(
+    request: HttpRequest, appointment_id: UUID, payload: AppointmentPatch
+) -> dict[str, Any]:
+    user = _user(request)
+    appointment = selectors.appointment_get_for_user(user=user, appointment_id=appointment_id)
+    replacement = None
+    if payload.reschedule is not None:
+        r = payload.reschedule
+        appointment = booking.appointment_reschedule(
+            user=user,
+            appointment=appointment,
+            choice=booking.SessionChoice(r.start, r.room, r.nurse, r.prescriber),
+        )
+    elif payload.status is not None:
+        replacement = booking.appointment_set_status(
+            user=user, appointment=appointment, status=payload.status, reason=payload.reason or ""
+        )
+    else:
+        message = "Give a status or a reschedule."
+        raise InvalidInput(message, errors=[FieldError("status", message)])
+    appointment = selectors.appointment_get_for_user(user=user, appointment_id=appointment.id)
+    tz = appointment.clinic.time_zone
+    out = _appointment_out(appointment, tz)
+    out["replacement"] = (
+        {
+            "start": rfc3339(replacement.start, tz),
+            "end": rfc3339(replacement.end, tz),
+            "room": replacement.room_id,
+            "nurse": replacement.nurse_id,
+            "prescriber": replacement.prescriber_id,
+        }
+        if replacement
+        else None
+    )
+    out["course_flag"] = appointment.course.flag if appointment.course else None
+    return out
+
+
+@router.post(
+    "/patients/{patient_id}/appointments",
+    response={201: AppointmentOut, **ERRORS},
+    summary="Book a single evaluation, follow-up or behavioral-health visit",
+)
+def appointment_single(
+    request: HttpRequest, patient_id: UUID, payload: SingleIn
+) -> Status[dict[str, Any]]:
+    user = _user(request)
+    patient = patient_get_for_user(
+        user=user, patient_id=patient_id, capability=Capability.SCHEDULE_WRITE
+    )
+    clinic = patient_site_for_api(patient=patient, requested=payload.clinic)
+    appointment = booking.appointment_book_single(
+        user=user,
+        patient=patient,
+        clinic=clinic,
+        kind=payload.kind,
+        start=payload.start,
+        minutes=payload.minutes,
+        room_id=payload.room,
+        clinician_id=payload.clinician,
+    )
+    appointment = selectors.appointment_get_for_user(user=user, appointment_id=appointment.id)
+    return Status(201, _appointment_out(appointment, clinic.time_zone))

@@ -56,6 +56,9 @@ class Course(BaseModel):
         blank=True,
         help_text="Why the series needs attention (no replacement slot).",
     )
+    # The last slot proposals offered for booking ({"made_at", "proposals": [[{start, end,
+    # room, nurse, prescriber}, ...], ...]}), so a booking can name one by its index.
+    proposals = models.JSONField(default=dict, blank=True)
     decision = models.CharField(max_length=32, blank=True)
     rationale = models.TextField(blank=True)
 

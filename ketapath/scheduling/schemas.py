@@ -1,6 +1,6 @@
 """Wire shapes of the scheduling API."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -32,6 +32,10 @@ class ProtocolSummary(Schema):
 
 class AppointmentOut(Schema):
     id: UUID
+    patient: UUID
+    course: UUID | None
+    clinician: UUID | None
+    status_reason: str
     kind: str
     status: str
     sequence: int | None
@@ -65,3 +69,86 @@ class CourseOut(Schema):
 class CourseListOut(Schema):
     items: list[CourseOut]
     count: int
+
+
+class SlotRequest(Schema):
+    earliest: date | None = Field(None, description="First possible local date")
+    weekdays: list[int] | None = Field(None, description="Allowed weekdays, 0 = Monday")
+    time_from: str | None = Field(None, description="Earliest local start, HH:MM")
+    time_to: str | None = Field(None, description="Latest local end, HH:MM")
+
+
+class SlotSessionOut(Schema):
+    start: str
+    end: str
+    room: UUID
+    room_name: str
+    nurse: UUID
+    nurse_name: str
+    prescriber: UUID
+    prescriber_name: str
+
+
+class SlotProposalOut(Schema):
+    sessions: list[SlotSessionOut]
+
+
+class SlotProposalsOut(Schema):
+    proposals: list[SlotProposalOut]
+    reason: str | None
+
+
+class SessionIn(Schema):
+    start: datetime
+    room: UUID
+    nurse: UUID
+    prescriber: UUID
+
+
+class BookIn(Schema):
+    proposal: int | None = Field(None, ge=0, description="Index of a proposal just offered")
+    sessions: list[SessionIn] | None = Field(None, max_length=24)
+
+
+class BookOut(Schema):
+    appointments: list[AppointmentOut]
+
+
+class AppointmentListOut(Schema):
+    items: list[AppointmentOut]
+    count: int
+
+
+class RescheduleIn(Schema):
+    start: datetime
+    room: UUID
+    nurse: UUID
+    prescriber: UUID
+
+
+class AppointmentPatch(Schema):
+    status: str | None = Field(None, description="checked_in, no_show, cancelled or booked")
+    reason: str | None = Field(None, max_length=300)
+    reschedule: RescheduleIn | None = None
+
+
+class ReplacementOut(Schema):
+    start: str
+    end: str
+    room: UUID
+    nurse: UUID
+    prescriber: UUID
+
+
+class AppointmentChangeOut(AppointmentOut):
+    replacement: ReplacementOut | None = None
+    course_flag: str | None = None
+
+
+class SingleIn(Schema):
+    kind: str = Field(description="evaluation, follow_up or behavioral_health")
+    start: datetime
+    minutes: int = Field(ge=10, le=240)
+    room: UUID
+    clinician: UUID
+    clinic: UUID | None = None
