@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("ketapath.medications.urls")),
     path("", include("ketapath.evaluations.urls")),
     path("", include("ketapath.protocols.urls")),
+    path("", include("ketapath.scheduling.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

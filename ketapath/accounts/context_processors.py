@@ -19,6 +19,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items: list[tuple[str, str]] = [("Today", reverse("chart:today"))]
     if user_can_anywhere(user, Capability.PATIENT_READ):
         items.append(("Patients", reverse("patients:list")))
+    if current is not None and (
+        user.can(Capability.SCHEDULE_WRITE, current.id)
+        or user.can(Capability.PATIENT_READ, current.id)
+    ):
+        items.append(("Calendar", reverse("scheduling:day")))
     if user_can_anywhere(user, Capability.QUESTIONNAIRE_ENTER):
         items.append(("Alerts", reverse("observations:alerts")))
     if user_can_anywhere(user, Capability.PROTOCOL_READ):

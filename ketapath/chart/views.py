@@ -5,7 +5,9 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from ketapath.accounts.models import User
 from ketapath.accounts.permissions import user_can
 from ketapath.chart import selectors
 from ketapath.core.capabilities import Capability
@@ -14,9 +16,11 @@ from ketapath.evaluations.selectors import evaluations_for_patient
 from ketapath.patients.models import Pathway
 from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
 from ketapath.patients.views import patient_for_request
+from ketapath.scheduling.selectors import appointments_for_user, courses_for_user
 
 # The chart lists the latest evaluations; the evaluations page has them all.
 CHART_EVALUATIONS_SHOWN = 5
+CHART_COURSES_SHOWN = 5
 
 
 @login_required
@@ -24,6 +28,7 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     patient = patient_for_request(request, patient_id, audit_read=True)
     chart = selectors.patient_chart(user=request.user, patient=patient)  # type: ignore[arg-type]
     sites: set[UUID] = getattr(patient, "access_clinic_ids", set())
+    user: User = request.user  # type: ignore[assignment]
 
     def can(capability: Capability) -> bool:
         return any(user_can(request.user, capability, site) for site in sites)
@@ -48,6 +53,15 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
             else [],
             "can_record_vitals": can(Capability.QUESTIONNAIRE_ENTER)
             and can(Capability.PATIENT_WRITE),
+            "courses": list(
+                courses_for_user(user=user, patient_id=patient.id)[:CHART_COURSES_SHOWN]
+            ),
+            "next_appointment": appointments_for_user(user=user, patient_id=patient.id)
+            .filter(ends_at__gt=timezone.now())
+            .exclude(status="cancelled")
+            .select_related("course__protocol")
+            .first(),
+            "can_order_course": can(Capability.COURSE_ORDER),
         },
     )
 

@@ -501,6 +501,8 @@ def proposal_choices(*, course: Course, index: int) -> list[SessionChoice]:
 MESSAGE_STATUS_FORBIDDEN = "Your role does not change appointments at this site."
 MESSAGE_REASON_REQUIRED = "Give the reason."
 MESSAGE_STATUS_CHANGE = "An appointment that is {current} cannot become {new}."
+MESSAGE_CHECK_IN_DAY = "A patient is checked in on the day of the appointment."
+MESSAGE_NO_SHOW_EARLY = "An appointment is a no-show only once its time has come."
 MESSAGE_NOT_A_SESSION = "Only a session of a course is rescheduled within its series."
 MESSAGE_NO_REPLACEMENT = (
     "Session {i} was {what}; no replacement fits between its neighbours within the series "
@@ -590,11 +592,16 @@ def replacement_for(
         now=earliest,
         patient_id=str(course.patient_id),
         horizon_days=(last - first).days + 1,
-        alternatives=0,
+        alternatives=2,
     )
-    if not result.proposals:
+    # The time just given up is free again, but the patient could not come then: offer the
+    # earliest other time.
+    slots = [
+        p.sessions[0] for p in result.proposals if p.sessions[0].start != appointment.starts_at
+    ]
+    if not slots:
         return None
-    slot = result.proposals[0].sessions[0]
+    slot = slots[0]
     if (high is not None and slot.start > high) or _local_date(slot.start, zone) > window_end:
         return None
     return slot
@@ -630,6 +637,20 @@ def appointment_set_status(
             else status,
         )
         raise Conflict(message, code="status", errors=[FieldError("status", message)])
+    now = timezone.now()
+    zone = ZoneInfo(appointment.clinic.time_zone)
+    if status == Appointment.Status.CHECKED_IN and _local_date(
+        appointment.starts_at, zone
+    ) != _local_date(now, zone):
+        raise Conflict(
+            MESSAGE_CHECK_IN_DAY, code="status", errors=[FieldError("status", MESSAGE_CHECK_IN_DAY)]
+        )
+    if status == Appointment.Status.NO_SHOW and appointment.starts_at > now:
+        raise Conflict(
+            MESSAGE_NO_SHOW_EARLY,
+            code="status",
+            errors=[FieldError("status", MESSAGE_NO_SHOW_EARLY)],
+        )
     if status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW) and not reason:
         raise InvalidInput(
             MESSAGE_REASON_REQUIRED, errors=[FieldError("reason", MESSAGE_REASON_REQUIRED)]
@@ -652,7 +673,6 @@ def appointment_set_status(
         Appointment.Status.CANCELLED,
         Appointment.Status.NO_SHOW,
     ):
-        zone = ZoneInfo(appointment.clinic.time_zone)
         return _flag_or_offer(appointment, Appointment.Status(status).label.lower(), zone)
     return None
 
@@ -825,7 +845,8 @@ def appointment_book_single(
         ).exists():
             clashes.append(FieldError("start", MESSAGE_PATIENT_TAKEN.format(i=1)))
         if not _staff_ok(clinician, CLINICIAN_ROLES[Appointment.Kind(kind)], start, end, day):
-            name = clinician.name if clinician else str(clinician_id)
+            named = User.objects.filter(id=clinician_id).first()
+            name = clinician.name if clinician else (named.display_name if named else "This person")
             clashes.append(FieldError("clinician", MESSAGE_CLINICIAN.format(name=name)))
         elif Appointment.objects.filter(
             Q(clinician_id=clinician_id) | Q(prescriber_id=clinician_id) | Q(nurse_id=clinician_id),

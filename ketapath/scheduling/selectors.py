@@ -64,7 +64,7 @@ MESSAGE_APPOINTMENT_NOT_FOUND = "No such appointment at your sites."
 
 def _appointments() -> QuerySet[Appointment]:
     return Appointment.objects.select_related(
-        "clinic", "room", "patient", "nurse", "prescriber", "clinician", "course"
+        "clinic", "room", "patient", "nurse", "prescriber", "clinician", "course__protocol"
     )
 
 

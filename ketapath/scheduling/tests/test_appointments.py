@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ketapath.accounts.models import Shift, User
 from ketapath.clinics.models import Clinic, Room
@@ -28,6 +29,12 @@ def booked(front_desk: User, course: Course) -> list[Appointment]:  # noqa: F811
 
 def test_check_in_then_no_show_needs_a_reason(front_desk: User, booked: list[Appointment]) -> None:
     first = booked[0]
+    # The patient arrives on the day: the session starts now.
+    now = timezone.now()
+    Appointment.objects.filter(pk=first.pk).update(
+        starts_at=now, ends_at=now + timedelta(minutes=75)
+    )
+    first.refresh_from_db()
     booking.appointment_set_status(user=front_desk, appointment=first, status="checked_in")
     first.refresh_from_db()
     assert first.status == "checked_in" and first.checked_in_at is not None
@@ -38,16 +45,31 @@ def test_check_in_then_no_show_needs_a_reason(front_desk: User, booked: list[App
     assert exc.value.errors[0].field == "reason"
 
 
+def test_cancelling_the_only_fitting_time_flags_the_course(
+    front_desk: User, booked: list[Appointment]
+) -> None:
+    # The series is packed exactly 24 h apart: session 2's own time is the only one between
+    # its neighbours, and the patient just gave it up.
+    slot = booking.appointment_set_status(
+        user=front_desk, appointment=booked[1], status="cancelled", reason="Car trouble"
+    )
+    assert slot is None
+    assert "no replacement fits" in Course.objects.get(pk=booked[1].course_id).flag
+
+
 def test_cancelling_a_session_offers_a_replacement_inside_the_window(
     front_desk: User, booked: list[Appointment]
 ) -> None:
-    middle = booked[1]
+    middle = booked[2]
     slot = booking.appointment_set_status(
         user=front_desk, appointment=middle, status="cancelled", reason="Car trouble"
     )
     assert slot is not None
-    spacing = timedelta(hours=24)
-    assert booked[0].starts_at + spacing <= slot.start <= booked[2].starts_at - spacing
+    assert slot.start != middle.starts_at
+    assert slot.start >= booked[1].starts_at + timedelta(hours=24)
+    zone = __import__("zoneinfo").ZoneInfo(middle.clinic.time_zone)
+    first_day = booked[0].starts_at.astimezone(zone).date()
+    assert slot.start.astimezone(zone).date() <= first_day + timedelta(days=6)
     # Booking the replacement keeps the cancelled record and adds a new session 2.
     from uuid import UUID
 
@@ -58,7 +80,7 @@ def test_cancelling_a_session_offers_a_replacement_inside_the_window(
             slot.start, UUID(slot.room_id), UUID(slot.nurse_id), UUID(slot.prescriber_id)
         ),
     )
-    sessions = Appointment.objects.filter(course=middle.course, sequence=2)
+    sessions = Appointment.objects.filter(course=middle.course, sequence=3)
     assert sorted(sessions.values_list("status", flat=True)) == ["booked", "cancelled"]
 
 
@@ -68,10 +90,10 @@ def test_no_replacement_flags_the_course(
     # The nurse is off for the rest of the window: no replacement can fit.
     Shift.objects.filter(user=nurse).delete()
     slot = booking.appointment_set_status(
-        user=front_desk, appointment=booked[1], status="no_show", reason="Did not come"
+        user=front_desk, appointment=booked[2], status="cancelled", reason="Cannot come"
     )
     assert slot is None
-    flagged = Course.objects.get(pk=booked[1].course_id)
+    flagged = Course.objects.get(pk=booked[2].course_id)
     assert "no replacement fits" in flagged.flag
 
 
@@ -151,3 +173,17 @@ def test_appointments_api(
         .status_code
         == 404
     )
+
+
+def test_no_show_only_once_the_time_has_come(front_desk: User, booked: list[Appointment]) -> None:
+    with pytest.raises(Conflict) as exc:
+        booking.appointment_set_status(
+            user=front_desk, appointment=booked[2], status="no_show", reason="x"
+        )
+    assert exc.value.message == booking.MESSAGE_NO_SHOW_EARLY
+
+
+def test_check_in_only_on_the_day(front_desk: User, booked: list[Appointment]) -> None:
+    with pytest.raises(Conflict) as exc:
+        booking.appointment_set_status(user=front_desk, appointment=booked[2], status="checked_in")
+    assert exc.value.message == booking.MESSAGE_CHECK_IN_DAY
