@@ -21,6 +21,7 @@ from faker import Faker
 from ketapath.accounts.models import LicenceType, Membership, Role, User
 from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
 from ketapath.chart.demo_measures import measures_present, seed_measures
+from ketapath.chart.demo_scheduling import scheduling_present, seed_extra_shifts, seed_scheduling
 from ketapath.chart.demo_shifts import seed_shifts, shifts_present
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
@@ -285,6 +286,21 @@ SITES: tuple[SiteSpec, ...] = (
                 acls_days=-18,
                 has_npi=True,
             ),
+            # Joined this year; without her no Chicago session could be staffed while the
+            # other nurse's ACLS card is lapsed.
+            StaffSpec(
+                username="nurse3",
+                role=Role.NURSE,
+                first_name="Grace",
+                last_name="Adeyemi",
+                title="RN",
+                licence_type=LicenceType.RN,
+                licence_number="041.518337",
+                licence_state="IL",
+                licence_days=590,
+                acls_days=410,
+                has_npi=True,
+            ),
             StaffSpec(
                 username="therapist2",
                 role=Role.THERAPIST,
@@ -411,6 +427,7 @@ class SeedResult:
     measures_seeded: int = 0
     evaluations_seeded: int = 0
     shifts_seeded: int = 0
+    scheduling_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -427,6 +444,7 @@ class SeedResult:
                 self.measures_seeded,
                 self.evaluations_seeded,
                 self.shifts_seeded,
+                self.scheduling_seeded,
             )
         )
 
@@ -969,6 +987,11 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
             )
         if not shifts_present(organization):
             result.shifts_seeded = seed_shifts(
+                organization=organization, clinics=clinics, users=users, today=today
+            )
+        result.shifts_seeded += seed_extra_shifts(clinics=clinics, users=users)
+        if not scheduling_present(organization):
+            result.scheduling_seeded = seed_scheduling(
                 organization=organization, clinics=clinics, users=users, today=today
             )
     return result

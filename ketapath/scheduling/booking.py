@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ketapath.accounts.models import Role, User
 from ketapath.accounts.services import Action, audit
-from ketapath.accounts.shifts import StaffOnSite, staff_on_site
+from ketapath.accounts.shifts import CREDENTIAL_ACLS, StaffOnSite, staff_on_site
 from ketapath.clinics.models import Clinic, Closure, OpeningHours, Room
 from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.capabilities import Capability
@@ -416,9 +416,20 @@ def _session_clashes(
 
 
 def _staff_ok(
-    person: StaffOnSite | None, roles: Iterable[str], start: datetime, end: datetime, day: date
+    person: StaffOnSite | None,
+    roles: Iterable[str],
+    start: datetime,
+    end: datetime,
+    day: date,
+    *,
+    session: bool = True,
 ) -> bool:
-    if person is None or person.credentials_missing or not set(roles) & person.roles:
+    """On site in one of ``roles`` for the whole time with current credentials. ACLS is
+    needed only for a ketamine session (nurse and prescriber); a visit needs the licence."""
+    if person is None or not set(roles) & person.roles:
+        return False
+    missing = [m for m in person.credentials_missing if session or m != CREDENTIAL_ACLS]
+    if missing:
         return False
     if person.credentials_valid_until is not None and person.credentials_valid_until < day:
         return False
@@ -844,7 +855,9 @@ def appointment_book_single(
             LIVE, patient=patient, starts_at__lt=end, ends_at__gt=start
         ).exists():
             clashes.append(FieldError("start", MESSAGE_PATIENT_TAKEN.format(i=1)))
-        if not _staff_ok(clinician, CLINICIAN_ROLES[Appointment.Kind(kind)], start, end, day):
+        if not _staff_ok(
+            clinician, CLINICIAN_ROLES[Appointment.Kind(kind)], start, end, day, session=False
+        ):
             named = User.objects.filter(id=clinician_id).first()
             name = clinician.name if clinician else (named.display_name if named else "This person")
             clashes.append(FieldError("clinician", MESSAGE_CLINICIAN.format(name=name)))

@@ -94,15 +94,17 @@ def test_creates_the_organisation_and_two_sites(settings: Any) -> None:
     assert OpeningHours.objects.filter(weekday=5).exists()  # one site opens on Saturday
 
 
-def test_creates_sixteen_logins_with_roles_and_the_demo_password(
+def test_creates_seventeen_logins_with_roles_and_the_demo_password(
     settings: Any,
 ) -> None:
     run_seed(settings)
 
     sites = {c.name: c for c in Clinic.objects.all()}
-    expected = {name: (role, DENVER) for name, role in EXPECTED_STAFF.items()} | {
-        f"{name}2": (role, CHICAGO) for name, role in EXPECTED_STAFF.items()
-    }
+    expected = (
+        {name: (role, DENVER) for name, role in EXPECTED_STAFF.items()}
+        | {f"{name}2": (role, CHICAGO) for name, role in EXPECTED_STAFF.items()}
+        | {"nurse3": (Role.NURSE, CHICAGO)}
+    )
     users = {u.username: u for u in User.objects.all()}
     assert set(users) == set(expected)
     for username, (role, site) in expected.items():
@@ -122,6 +124,7 @@ def test_creates_sixteen_logins_with_roles_and_the_demo_password(
     today = timezone.localdate()
     assert not users["nurse2"].has_acls_on(today)
     assert users["nurse"].has_acls_on(today)
+    assert users["nurse3"].has_acls_on(today)
     soon = [
         u
         for u in users.values()

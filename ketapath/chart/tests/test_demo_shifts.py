@@ -37,15 +37,16 @@ def test_clinicians_get_weekly_shifts_within_opening_hours() -> None:
 
     assert result.shifts_seeded == Shift.objects.count() + ShiftException.objects.count()
     denver, chicago = weekly(DENVER), weekly(CHICAGO)
-    assert set(denver) == {"director", "prescriber", "nurse"}
-    assert set(chicago) == {"director2", "prescriber2", "nurse2"}
+    # The second Chicago nurse's and the therapists' shifts come with the demo scheduling.
+    assert set(denver) == {"director", "prescriber", "nurse", "therapist"}
+    assert set(chicago) == {"director2", "prescriber2", "nurse2", "nurse3", "therapist2"}
     assert [day for day, _ in chicago["prescriber2"]] == [1, 3]  # Tuesdays and Thursdays
     assert [day for day, _ in chicago["nurse2"]] == [0, 1, 2, 3]  # part time
     assert (2, "08:00-12:00") in denver["nurse"] and (2, "13:00-17:00") in denver["nurse"]
     for shift in Shift.objects.select_related("clinic"):
         hours = OpeningHours.objects.filter(clinic=shift.clinic, weekday=shift.weekday)
         assert any(h.opens <= shift.starts and shift.ends <= h.closes for h in hours), shift
-    assert AuditEvent.objects.filter(object_type="shift", action="create").count() == 26
+    assert AuditEvent.objects.filter(object_type="shift", action="create").count() == 37
 
 
 def test_next_week_has_a_day_off_and_an_extra_saturday() -> None:

@@ -187,3 +187,26 @@ def test_check_in_only_on_the_day(front_desk: User, booked: list[Appointment]) -
     with pytest.raises(Conflict) as exc:
         booking.appointment_set_status(user=front_desk, appointment=booked[2], status="checked_in")
     assert exc.value.message == booking.MESSAGE_CHECK_IN_DAY
+
+
+def test_a_therapist_without_acls_sees_behavioral_health_visits(
+    front_desk: User, therapist: User, patient: Any, site: Clinic, booked: list
+) -> None:
+    User.objects.filter(pk=therapist.pk).update(acls_expires=None)
+    for weekday in range(5):
+        Shift.objects.create(
+            user=therapist, clinic=site, weekday=weekday, starts=time(8), ends=time(17)
+        )
+    consult = Room.objects.create(clinic=site, name="Consult 2", kind=Room.Kind.CONSULT)
+    start = (booked[-1].starts_at + timedelta(days=7)).replace(minute=0)
+    visit = booking.appointment_book_single(
+        user=front_desk,
+        patient=patient,
+        clinic=site,
+        kind="behavioral_health",
+        start=start,
+        minutes=50,
+        room_id=consult.id,
+        clinician_id=therapist.id,
+    )
+    assert visit.clinician_id == therapist.id
