@@ -17,8 +17,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from ketapath.accounts.models import User
-from ketapath.clinics.models import Clinic, ClinicPolicy
-from ketapath.clinics.selectors import clinic_policy_current
+from ketapath.clinics.models import ClinicPolicy
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import NotFound
 from ketapath.evaluations.catalogue import (
@@ -306,11 +305,3 @@ def _num(value: Decimal | None) -> float | int | None:
     if value is None:
         return None
     return int(value) if value == int(value) else float(value)
-
-
-def clinic_for_evaluation(evaluation: Evaluation) -> Clinic:
-    return evaluation.clinic
-
-
-def policy_for(evaluation: Evaluation) -> ClinicPolicy:
-    return clinic_policy_current(clinic=evaluation.clinic)

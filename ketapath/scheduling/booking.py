@@ -12,6 +12,7 @@ because time passes between proposing and booking and two desks may book at once
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -133,6 +134,28 @@ def _busy(clinic: Clinic, patient: Patient, start: datetime, end: datetime) -> l
     return busy
 
 
+def _site_calendar(clinic: Clinic, first: date, last: date) -> dict[str, Any]:
+    """The slot finder's view of a site between two local dates: time zone, opening hours,
+    closures, treatment rooms, nurses and prescribers on site, and the nurse ratio."""
+    return {
+        "time_zone": clinic.time_zone,
+        "opening_hours": [
+            rules.OpeningHours(h.weekday, h.opens, h.closes)
+            for h in OpeningHours.objects.filter(clinic=clinic)
+        ],
+        "closures": [
+            rules.Closure(c.start_date, c.end_date)
+            for c in Closure.objects.filter(clinic=clinic, end_date__gte=first)
+        ],
+        "rooms": [
+            rules.Room(str(r.id), r.name)
+            for r in Room.objects.filter(clinic=clinic, active=True, kind=Room.Kind.TREATMENT)
+        ],
+        "staff": _staff_facts(staff_on_site(clinic=clinic, date_from=first, date_to=last)),
+        "nurse_capacity": clinic_policy_current(clinic=clinic).nurse_patients_at_once,
+    }
+
+
 def _spec(course: Course) -> rules.SeriesSpec:
     p = course.protocol
     return rules.SeriesSpec(p.sessions, p.min_interval_hours, p.window_days, p.chair_minutes)
@@ -154,22 +177,8 @@ def slot_proposals(
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     return rules.find_series(
         spec=_spec(course),
-        time_zone=clinic.time_zone,
-        opening_hours=[
-            rules.OpeningHours(h.weekday, h.opens, h.closes)
-            for h in OpeningHours.objects.filter(clinic=clinic)
-        ],
-        closures=[
-            rules.Closure(c.start_date, c.end_date)
-            for c in Closure.objects.filter(clinic=clinic, end_date__gte=first)
-        ],
-        rooms=[
-            rules.Room(str(r.id), r.name)
-            for r in Room.objects.filter(clinic=clinic, active=True, kind=Room.Kind.TREATMENT)
-        ],
-        staff=_staff_facts(staff_on_site(clinic=clinic, date_from=first, date_to=last)),
+        **_site_calendar(clinic, first, last),
         busy=_busy(clinic, course.patient, start, end),
-        nurse_capacity=clinic_policy_current(clinic=clinic).nurse_patients_at_once,
         preferences=preferences,
         now=now,
         patient_id=str(course.patient_id),
@@ -583,22 +592,8 @@ def replacement_for(
     ]
     result = rules.find_series(
         spec=rules.SeriesSpec(1, 0, 1, course.protocol.chair_minutes),
-        time_zone=clinic.time_zone,
-        opening_hours=[
-            rules.OpeningHours(h.weekday, h.opens, h.closes)
-            for h in OpeningHours.objects.filter(clinic=clinic)
-        ],
-        closures=[
-            rules.Closure(c.start_date, c.end_date)
-            for c in Closure.objects.filter(clinic=clinic, end_date__gte=first)
-        ],
-        rooms=[
-            rules.Room(str(r.id), r.name)
-            for r in Room.objects.filter(clinic=clinic, active=True, kind=Room.Kind.TREATMENT)
-        ],
-        staff=_staff_facts(staff_on_site(clinic=clinic, date_from=first, date_to=last)),
+        **_site_calendar(clinic, first, last),
         busy=busy,
-        nurse_capacity=clinic_policy_current(clinic=clinic).nurse_patients_at_once,
         preferences=rules.Preferences(first_date=first),
         now=earliest,
         patient_id=str(course.patient_id),
