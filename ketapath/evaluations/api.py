@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema, Status
 from ketapath.accounts.models import User
 from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
-from ketapath.clinics.selectors import clinic_policy_current
+from ketapath.clinics.selectors import clinic_get, clinic_ids_for_user, clinic_policy_current
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, InvalidInput, NotFound
@@ -330,11 +330,12 @@ def icd10cm_search(request: HttpRequest, params: Query[IcdSearch]) -> dict[str, 
 
 
 def _clinic(request: HttpRequest, clinic_id: UUID) -> Clinic:
-    clinic = next((c for c in getattr(request, "user_clinics", []) if c.id == clinic_id), None)
-    if clinic is None:
-        clinic = Clinic.objects.filter(
-            id=clinic_id, memberships__user=_user(request), memberships__active=True
-        ).first()
+    """A site the user works at (the clinics app's rule), else 404."""
+    clinic = (
+        clinic_get(clinic_id=clinic_id)
+        if clinic_id in clinic_ids_for_user(user_id=request.user.pk)
+        else None
+    )
     if clinic is None:
         raise NotFound(MESSAGE_CLINIC_NOT_FOUND)
     return clinic

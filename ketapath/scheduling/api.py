@@ -2,13 +2,12 @@
 their appointments. Reading needs PATIENT_READ at the course's site; ordering COURSE_ORDER
 (a prescriber or the medical director with current licence and DEA registration)."""
 
-from datetime import date, time, timedelta
+from datetime import date, time
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Query, Router, Status
 
 from ketapath.accounts.models import User
@@ -77,7 +76,7 @@ def course_out(course: Course) -> dict[str, Any]:
     live = [a for a in course.appointments.all() if a.status != Appointment.Status.CANCELLED]
     first = min((a.starts_at for a in live if a.kind == "session"), default=None)
     window_ends = (
-        timezone.localtime(first, timezone=ZoneInfo(tz)).date() + timedelta(days=p.window_days - 1)
+        rules.window_last_day(first.astimezone(ZoneInfo(tz)).date(), p.window_days)
         if first
         else None
     )

@@ -220,7 +220,7 @@ def _shape_errors(
         return [FieldError("sessions", MESSAGE_SESSION_COUNT.format(n=p.sessions))]
     errors = []
     first_day = _local_date(choices[0].start, zone)
-    window_end = first_day + timedelta(days=p.window_days - 1)
+    window_end = rules.window_last_day(first_day, p.window_days)
     for index, choice in enumerate(choices):
         i = index + 1
         field = f"sessions.{index}.start"
@@ -560,7 +560,7 @@ def _bounds(
     before = [a for a in others if a.starts_at < appointment.starts_at]
     after = [a for a in others if a.starts_at > appointment.starts_at]
     first = min([appointment.starts_at, *(a.starts_at for a in others)])
-    window_end = _local_date(first, zone) + timedelta(days=protocol.window_days - 1)
+    window_end = rules.window_last_day(_local_date(first, zone), protocol.window_days)
     low = before[-1].starts_at + spacing if before else None
     high = after[0].starts_at - spacing if after else None
     return low, high, window_end

@@ -94,6 +94,12 @@ ERROR_BUSY_KIND = "Busy kind {kind!r} is not one of: room, nurse, prescriber, pa
 ERROR_WEEKDAY = "weekday {weekday} is not between 0 (Monday) and 6 (Sunday)."
 
 
+def window_last_day(first_day: date, window_days: int) -> date:
+    """The last local date a series whose first session is on ``first_day`` may use: the
+    window counts the first day, so it ends ``window_days - 1`` days later."""
+    return first_day + timedelta(days=window_days - 1)
+
+
 @dataclass(frozen=True)
 class SeriesSpec:
     sessions: int  # n sessions in the series (>= 1)
@@ -640,7 +646,7 @@ class _Finder:
         one proposal never overlap, and whether a time fits is the same whatever came before.
         """
         gap = max(self.spec.min_interval_hours * 3_600_000_000, self.chair)
-        last_day = first.day + timedelta(days=self.spec.window_days - 1)
+        last_day = window_last_day(first.day, self.spec.window_days)
         chosen = [first]
         while len(chosen) < self.spec.sessions:
             earliest = chosen[-1].start + gap

@@ -1061,7 +1061,7 @@ def _course_context(
     first = min((a.starts_at for a in live), default=None)
     window_start = first.astimezone(zone).date() if first else None
     window_end = (
-        window_start + timedelta(days=course.protocol.window_days - 1) if window_start else None
+        rules.window_last_day(window_start, course.protocol.window_days) if window_start else None
     )
     can_book = user.can(Capability.SCHEDULE_WRITE, course.clinic_id)
     planned = course.status == Course.Status.PLANNED
