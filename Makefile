@@ -45,9 +45,9 @@ install: $(STAMP_DEV)
 
 demo: $(STAMP_RUN)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput -v 0
-	DEBUG=1 $(BIN)/python manage.py demo_seed
+	DEBUG=1 PUBLIC_BASE_URL=http://127.0.0.1:$${PORT:-8000} $(BIN)/python manage.py demo_seed
 	@echo "Starting Ketapath on http://127.0.0.1:$${PORT:-8000}/ (Ctrl-C stops it)"
-	DEBUG=1 exec $(BIN)/python manage.py demo_serve "127.0.0.1:$${PORT:-8000}"
+	DEBUG=1 PUBLIC_BASE_URL=http://127.0.0.1:$${PORT:-8000} exec $(BIN)/python manage.py demo_serve "127.0.0.1:$${PORT:-8000}"
 
 # pytest exits non-zero when a test fails and also when no test ran (exit code 5), and
 # either stops make here.

@@ -10,8 +10,11 @@ from ketapath.core.api import JSONRenderer, install_error_handlers
 from ketapath.core.health import router as health_router
 from ketapath.evaluations.api import router as evaluations_router
 from ketapath.medications.api import router as medications_router
+from ketapath.notifications.api import router as notifications_router
 from ketapath.observations.api import router as observations_router
 from ketapath.patients.api import router as patients_router
+from ketapath.portal.api import router as portal_router
+from ketapath.portal.staff_api import router as portal_staff_router
 from ketapath.protocols.api import router as protocols_router
 from ketapath.questionnaires.api import patient_router as questionnaire_responses_router
 from ketapath.questionnaires.api import router as questionnaires_router
@@ -44,3 +47,6 @@ api.add_router("/", medications_router, tags=["medications"])
 api.add_router("/", evaluations_router, tags=["evaluations"])
 api.add_router("/protocols", protocols_router, tags=["protocols"])
 api.add_router("/", scheduling_router, tags=["scheduling"])
+api.add_router("/", notifications_router, tags=["messages and links"])
+api.add_router("/", portal_staff_router, tags=["messages and links"])
+api.add_router("/portal", portal_router, tags=["patient links (public)"])

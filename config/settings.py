@@ -60,12 +60,14 @@ INSTALLED_APPS = [
     "ketapath.clinics",
     "ketapath.accounts",
     "ketapath.patients",
+    "ketapath.notifications",
     "ketapath.observations",
     "ketapath.questionnaires",
     "ketapath.medications",
     "ketapath.evaluations",
     "ketapath.protocols",
     "ketapath.scheduling",
+    "ketapath.portal",
     "ketapath.chart",
 ]
 
@@ -217,11 +219,16 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
-# Periodic jobs (celery beat): overdue safety alerts escalate to the medical director.
+# Periodic jobs (celery beat): overdue safety alerts escalate to the medical director; the
+# outbox sends what is due.
 CELERY_BEAT_SCHEDULE = {
     "escalate-safety-alerts": {
         "task": "ketapath.observations.tasks.escalate_safety_alerts",
         "schedule": 300.0,
+    },
+    "send-due-messages": {
+        "task": "ketapath.notifications.tasks.send_due_messages",
+        "schedule": 60.0,
     },
 }
 
@@ -237,6 +244,12 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ketapath <no-reply@localhost>")
+# Text messages go through an adapter (ketapath.notifications.channels); the console
+# backend prints them. A provider's adapter is a class with ``send(to, body) -> provider id``.
+SMS_BACKEND = env_str("SMS_BACKEND", "ketapath.notifications.channels.ConsoleSmsBackend")
+# The address patient links are built on (scheme and host, no trailing slash), e.g.
+# https://clinic.example.org; messages are sent from a background task with no request.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,9 @@ urlpatterns = [
     path("", include("ketapath.evaluations.urls")),
     path("", include("ketapath.protocols.urls")),
     path("", include("ketapath.scheduling.urls")),
+    path("", include("ketapath.notifications.urls")),
+    path("", include("ketapath.portal.staff_urls")),
+    path("p/", include("ketapath.portal.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
 """Reads for staff management: the staff of one site, and each credential's status."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID
@@ -103,3 +104,21 @@ def credential_statuses(user: User, today: date) -> list[CredentialStatus]:
         _status("DEA", bool(user.dea_number), user.dea_expires, today, needs_expiry=True),
         _status("ACLS", user.acls_expires is not None, user.acls_expires, today, needs_expiry=True),
     ]
+
+
+def staff_with_roles(*, clinic_id: UUID, roles: Iterable[str]) -> list[tuple[User, list[str]]]:
+    """Active staff holding any of ``roles`` at the site, by name, each with those roles
+    (one query)."""
+    held: dict[UUID, list[str]] = {}
+    people: dict[UUID, User] = {}
+    memberships = (
+        Membership.objects.filter(
+            clinic_id=clinic_id, active=True, user__is_active=True, role__in=list(roles)
+        )
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username", "role")
+    )
+    for m in memberships:
+        people.setdefault(m.user_id, m.user)
+        held.setdefault(m.user_id, []).append(m.role)
+    return [(person, held[uid]) for uid, person in people.items()]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ketapath.accounts import shift_views, staff_views, views
+from ketapath.accounts import on_call_views, shift_views, staff_views, views
 
 app_name = "accounts"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("staff/<uuid:user_id>/", staff_views.staff_edit, name="staff_edit"),
     path("staff/<uuid:user_id>/deactivate/", staff_views.staff_deactivate, name="staff_deactivate"),
     path("staff/<uuid:user_id>/reactivate/", staff_views.staff_reactivate, name="staff_reactivate"),
+    path("on-call/", on_call_views.on_call, name="on_call"),
     path("shifts/", shift_views.shift_list, name="shifts"),
     path("shifts/new/", shift_views.shift_new, name="shift_new"),
     path("shifts/week/", shift_views.shift_week, name="shift_week"),

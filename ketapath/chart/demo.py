@@ -21,6 +21,7 @@ from faker import Faker
 from ketapath.accounts.models import LicenceType, Membership, Role, User
 from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
 from ketapath.chart.demo_measures import measures_present, seed_measures
+from ketapath.chart.demo_messages import messages_present, seed_messages
 from ketapath.chart.demo_scheduling import scheduling_present, seed_extra_shifts, seed_scheduling
 from ketapath.chart.demo_shifts import seed_shifts, shifts_present
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
@@ -428,6 +429,7 @@ class SeedResult:
     evaluations_seeded: int = 0
     shifts_seeded: int = 0
     scheduling_seeded: int = 0
+    messages_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -445,6 +447,7 @@ class SeedResult:
                 self.evaluations_seeded,
                 self.shifts_seeded,
                 self.scheduling_seeded,
+                self.messages_seeded,
             )
         )
 
@@ -994,4 +997,6 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
             result.scheduling_seeded = seed_scheduling(
                 organization=organization, clinics=clinics, users=users, today=today
             )
+        if not messages_present(organization):
+            result.messages_seeded = seed_messages(organization=organization, today=today)
     return result

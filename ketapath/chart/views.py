@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.accounts.permissions import user_can
+from ketapath.accounts.services import Action, audit
 from ketapath.chart import selectors
 from ketapath.core.capabilities import Capability
 from ketapath.core.pagination import clamp_page, paginate
@@ -16,7 +17,10 @@ from ketapath.evaluations.selectors import evaluations_for_patient
 from ketapath.patients.models import Pathway
 from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
 from ketapath.patients.views import patient_for_request
+from ketapath.scheduling.messaging import overdue_at
+from ketapath.scheduling.models import Appointment
 from ketapath.scheduling.selectors import appointments_for_user, courses_for_user
+from ketapath.scheduling.views import STATUS_BADGES
 
 # The chart lists the latest evaluations; the evaluations page has them all.
 CHART_EVALUATIONS_SHOWN = 5
@@ -66,6 +70,9 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
     )
 
 
+TODAY_APPOINTMENTS = 100
+
+
 @login_required
 def today(request: HttpRequest) -> HttpResponse:
     clinic = getattr(request, "clinic", None)
@@ -76,6 +83,25 @@ def today(request: HttpRequest) -> HttpResponse:
     due = paginate(page.reconsent_due, number, size)
     states = [(p, treatment_consent_state_of(p)) for p in due.items]
     reconsent = [(p, state, STATE_LABELS[state]) for p, state in states]
+    can_read = user_can(request.user, Capability.PATIENT_READ, clinic.id)
+    appointments: list[Appointment] = []
+    overdue = 0
+    if can_read:
+        assert isinstance(request.user, User)
+        # A day's appointments at one site are few; the first 100 are shown.
+        appointments = list(
+            appointments_for_user(
+                user=request.user, clinic_id=clinic.id, date_from=page.day, date_to=page.day
+            )[:TODAY_APPOINTMENTS]
+        )
+        overdue = len(overdue_at(clinic=clinic))
+        audit(
+            user=request.user,
+            action=Action.READ,
+            clinic_id=clinic.id,
+            object_type="today_page",
+            detail={"appointments": len(appointments)},
+        )
     return render(
         request,
         "chart/today.html",
@@ -84,7 +110,11 @@ def today(request: HttpRequest) -> HttpResponse:
             "reconsent": reconsent,
             "due": due,
             "querystring": "",
-            "can_read_patients": user_can(request.user, Capability.PATIENT_READ, clinic.id),
+            "appointments": appointments,
+            "overdue_count": overdue,
+            "can_read_patients": can_read,
             "can_register": user_can(request.user, Capability.PATIENT_WRITE, clinic.id),
+            "can_book": user_can(request.user, Capability.SCHEDULE_WRITE, clinic.id),
+            "status_badges": STATUS_BADGES,
         },
     )

@@ -216,6 +216,66 @@ class ClinicPolicy(BaseModel):
         help_text="Overlapping sessions one nurse may monitor. Default 1 (one-to-one) until the "
         "medical director sets the clinic's staffing ratio; no guideline gives one.",
     )
+    reminder_lead_hours = models.PositiveSmallIntegerField(
+        "session reminder sent before (hours)",
+        default=48,
+        validators=[MinValueValidator(2), MaxValueValidator(168)],
+        help_text="Hours before a session that the reminder with the pre-session instructions "
+        "goes out. Default 48, the clinic's standard.",
+    )
+    link_lifetime_hours = models.PositiveSmallIntegerField(
+        "patient link valid for (hours)",
+        default=72,
+        validators=[MinValueValidator(1), MaxValueValidator(336)],
+        help_text="Hours a questionnaire or diary link works after it is sent. Default 72, the "
+        "clinic's standard.",
+    )
+    link_birth_date_tries = models.PositiveSmallIntegerField(
+        "date-of-birth tries before a link locks",
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Wrong dates of birth a patient link accepts before it locks. Default 5, the "
+        "clinic's standard.",
+    )
+    pre_session_questionnaire_hours = models.PositiveSmallIntegerField(
+        "pre-session questionnaires due before (hours)",
+        default=24,
+        validators=[MinValueValidator(2), MaxValueValidator(168)],
+        help_text="Hours before a session that its questionnaires are sent and due. Default 24, "
+        "the clinic's standard.",
+    )
+    follow_up_weeks = models.CharField(
+        "follow-ups after the series (weeks)",
+        max_length=40,
+        default="1,4,12",
+        validators=[
+            RegexValidator(
+                r"^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$",
+                "Enter whole weeks separated by commas, e.g. 1,4,12.",
+            )
+        ],
+        help_text="Weeks after the last session of a series at which the follow-up measures "
+        "are sent. Default 1, 4 and 12, the clinic's standard.",
+    )
+    fasting_food_hours = models.PositiveSmallIntegerField(
+        "no food before a session (hours)",
+        default=6,
+        validators=[MaxValueValidator(12)],
+        help_text="Hours without food (a light meal) before a session, in the reminder. Default "
+        "6: ASA Practice Guidelines for Preoperative Fasting (Anesthesiology 2017;126:376-393), "
+        "which apply to procedural sedation; 0 leaves fasting out of the reminder.",
+    )
+    fasting_clear_liquid_hours = models.PositiveSmallIntegerField(
+        "no clear liquids before a session (hours)",
+        default=2,
+        validators=[MaxValueValidator(12)],
+        help_text="Hours without clear liquids before a session, in the reminder. Default 2 (ASA "
+        "2017 fasting guideline, as above); 0 leaves it out.",
+    )
+    # The clinician an alert raised outside opening hours is routed to (a user id: clinics
+    # sits below accounts). Chosen on the accounts app's on-call page, which checks the
+    # person works at the site; empty routes to the site's medical directors.
+    on_call_user_id = models.UUIDField(null=True, blank=True)
     # Contraindication key → "absolute" | "relative"; a missing key keeps the shipped class
     # (clinical.md §1.1, §1.2, §1.4; the evaluations catalogue). Only the medical director
     # changes it, through the evaluations app, which validates the keys.
@@ -243,10 +303,23 @@ class ClinicPolicy(BaseModel):
         "evaluation_valid_days",
         "dose_ceiling_mg_per_kg",
         "nurse_patients_at_once",
+        "reminder_lead_hours",
+        "link_lifetime_hours",
+        "link_birth_date_tries",
+        "pre_session_questionnaire_hours",
+        "follow_up_weeks",
+        "fasting_food_hours",
+        "fasting_clear_liquid_hours",
     )
     # Settings with a structure of their own, edited on their own page by the app that
     # owns their vocabulary; versioned and audited like the rest.
-    STRUCTURED_FIELDS = ("contraindication_classes",)
+    STRUCTURED_FIELDS = ("contraindication_classes", "on_call_user_id")
 
     def __str__(self) -> str:
         return f"{self.clinic} policy v{self.version}"
+
+    @property
+    def follow_up_week_list(self) -> list[int]:
+        """The follow-up weeks as ascending distinct whole numbers."""
+        weeks = {int(part) for part in self.follow_up_weeks.split(",") if part.strip()}
+        return sorted(w for w in weeks if w > 0)

@@ -3,6 +3,7 @@
 Codes (LOINC) and units (UCUM) of each measurement kind live in ``rules.VITAL_KINDS``.
 """
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -77,6 +78,10 @@ class SafetyAlert(BaseModel):
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
     escalated_to = models.CharField(max_length=500, blank=True)
+    # Raised outside opening hours: the clinician(s) it was sent to (the policy's on-call
+    # clinician, else the site's medical directors) and when.
+    routed_at = models.DateTimeField(null=True, blank=True)
+    routed_to = models.CharField(max_length=500, blank=True)
     cleared_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -109,3 +114,35 @@ class SafetyAlert(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+class DiaryEntry(BaseModel):
+    """One day of the pain diary a patient keeps between sessions, from a patient link:
+    the day's 0–10 pain rating, whether rescue medication was needed, an optional note.
+    ``course_id`` is a plain reference to the course the diary belongs to."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diary_entries")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    course_id = models.UUIDField(null=True, blank=True)
+    day = models.DateField(help_text="The day the entry describes, in the site's time zone.")
+    pain = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(10)],
+        help_text="Pain today on a 0–10 scale (0 no pain, 10 worst imaginable).",
+    )
+    rescue_medication = models.BooleanField()
+    rescue_detail = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=16, default="patient_link")
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "course_id", "day"], name="diary_one_per_day"
+            ),
+            models.CheckConstraint(condition=Q(pain__lte=10), name="diary_pain_0_10"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Diary {self.day}"

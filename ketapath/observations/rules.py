@@ -286,3 +286,19 @@ def opening_minutes_between(
                     seconds += (hi - lo).total_seconds()
         day += timedelta(days=1)
     return int(seconds // 60)
+
+
+def is_open_at(
+    moment: datetime,
+    hours: Iterable[HoursLike],
+    closures: Iterable[ClosureLike],
+    tz: str | ZoneInfo,
+) -> bool:
+    """Whether the site is open at ``moment`` (inside its hours, not on a closure day)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = moment.astimezone(zone)
+    day = local.date()
+    if any(c.start_date <= day <= c.end_date for c in closures):
+        return False
+    wall = local.time().replace(tzinfo=None)
+    return any(int(h.weekday) == day.weekday() and h.opens <= wall < h.closes for h in hours)

@@ -8,6 +8,7 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from ketapath.accounts.models import Membership, Role, User
 from ketapath.accounts.permissions import clinic_ids_for, clinics_where
 from ketapath.clinics.models import Clinic
+from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import NotFound
 from ketapath.core.timeutils import local_day_bounds
@@ -115,3 +116,29 @@ def medical_director_names(*, clinic: Clinic) -> list[str]:
         .order_by("user__last_name", "user__first_name")
     )
     return [m.user.display_name for m in memberships]
+
+
+CLINICAL_ROLES = (Role.MEDICAL_DIRECTOR, Role.PRESCRIBER, Role.THERAPIST)
+
+
+def on_call_recipients(*, clinic: Clinic) -> list[User]:
+    """Who an out-of-hours alert goes to: the policy's on-call clinician while they hold a
+    clinical role at the site, otherwise the site's medical directors."""
+    on_call_id = clinic_policy_current(clinic=clinic).on_call_user_id
+    if on_call_id is not None:
+        person = User.objects.filter(
+            id=on_call_id,
+            is_active=True,
+            memberships__clinic=clinic,
+            memberships__active=True,
+            memberships__role__in=CLINICAL_ROLES,
+        ).first()
+        if person is not None:
+            return [person]
+    return [
+        m.user
+        for m in Membership.objects.filter(clinic=clinic, role=Role.MEDICAL_DIRECTOR, active=True)
+        .filter(user__is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name")
+    ]

@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ketapath.accounts.models import Role, User
@@ -27,9 +29,11 @@ from ketapath.core.errors import (
     InvalidInput,
     invalid_from_validation_error,
 )
+from ketapath.notifications.privacy import plain
+from ketapath.notifications.services import message_queue, public_url
 from ketapath.observations import rules
 from ketapath.observations.models import Observation, SafetyAlert
-from ketapath.observations.selectors import medical_director_names
+from ketapath.observations.selectors import medical_director_names, on_call_recipients
 from ketapath.patients.models import Pathway, Patient
 
 MESSAGE_WRITE_ROLE = "Your role does not allow recording measurements at this site."
@@ -143,7 +147,16 @@ def safety_alert_raise(
         alert.full_clean()
     except ValidationError as exc:
         raise invalid_from_validation_error(exc) from exc
+    recipients = _out_of_hours_recipients(alert)
+    if recipients:
+        alert.routed_at = alert.raised_at
+        alert.routed_to = "; ".join(p.display_name for p in recipients)[:500]
     alert.save()
+    for person in recipients:
+        _notify_on_call(alert, person)
+    detail = {"kind": kind, "source_kind": source_kind, "source_id": str(source_id)}
+    if recipients:
+        detail["routed_out_of_hours_to"] = alert.routed_to
     audit(
         user=user,
         action=Action.CREATE,
@@ -151,10 +164,45 @@ def safety_alert_raise(
         patient_id=patient.id,
         object_type="safety_alert",
         object_id=alert.id,
-        detail={"kind": kind, "source_kind": source_kind, "source_id": str(source_id)},
+        detail=detail,
         username="" if user else "system",
     )
     return alert
+
+
+def _out_of_hours_recipients(alert: SafetyAlert) -> list[User]:
+    """Outside opening hours (or on a closure day) nobody is watching the Alerts page, so
+    the alert is routed to the site's on-call clinician (the policy's ``on_call_user_id``;
+    without one, or if that person no longer holds a clinical role at the site, the
+    medical directors). In hours the alert shows at once on the Alerts page and the chart,
+    and escalates if it waits (``safety_alerts_escalate``)."""
+    clinic = alert.clinic
+    hours = list(clinic.opening_hours.all())
+    closures = list(clinic.closures.all())
+    if rules.is_open_at(alert.raised_at, hours, closures, clinic.time_zone):
+        return []
+    return on_call_recipients(clinic=clinic)
+
+
+def _notify_on_call(alert: SafetyAlert, person: User) -> None:
+    """A message that says an alert waits, and nothing about the patient."""
+    clinic = alert.clinic
+    zone = ZoneInfo(clinic.time_zone)
+    message_queue(
+        clinic=clinic,
+        kind="staff_alert",
+        context={
+            "first_name": person.first_name or person.display_name,
+            "clinic_name": plain(clinic.name, "your clinic"),
+            "when": alert.raised_at.astimezone(zone).strftime("%a %d %b, %H:%M %Z"),
+            "alerts_url": public_url(reverse("observations:alerts")),
+        },
+        due_at=alert.raised_at,
+        recipient_user=person,
+        dedupe_key=f"staff_alert:{alert.id}:{person.id}",
+        about_kind="safety_alert",
+        about_id=alert.id,
+    )
 
 
 def safety_alert_clear(

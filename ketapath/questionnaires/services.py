@@ -49,6 +49,8 @@ SOURCE_KIND = "questionnaire_response"
 # Clocks of tablets and the server differ by a little; more than this is a wrong time.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
+PATIENT_LINK_USERNAME = "patient-link"
+
 
 def _aware(moment: datetime, clinic: Clinic) -> datetime:
     """A time without an offset is read in the clinic's time zone."""
@@ -59,7 +61,7 @@ def _aware(moment: datetime, clinic: Clinic) -> datetime:
 
 def response_record(
     *,
-    user: User,
+    user: User | None,
     patient: Patient,
     clinic: Clinic,
     instrument_code: str,
@@ -74,7 +76,12 @@ def response_record(
     An incomplete response is stored with its missing items and no total. Every problem
     with the input is reported at once and nothing is stored.
     """
-    if not user_can(user, Capability.QUESTIONNAIRE_ENTER, clinic.id):
+    if user is None:
+        # Only the portal records without a staff user, after the patient link's
+        # date-of-birth check; it always says so in ``source``.
+        if source != Response.Source.PATIENT_LINK:
+            raise Forbidden(MESSAGE_FORBIDDEN.format(clinic=clinic.name))
+    elif not user_can(user, Capability.QUESTIONNAIRE_ENTER, clinic.id):
         raise Forbidden(MESSAGE_FORBIDDEN.format(clinic=clinic.name))
     if not Enrolment.objects.filter(patient=patient, clinic=clinic).exists():
         raise NotFound(MESSAGE_NOT_ENROLLED)
@@ -168,6 +175,7 @@ def response_record(
             response.save(update_fields=["alert_ids", "updated_at"])
         audit(
             user=user,
+            username="" if user else PATIENT_LINK_USERNAME,
             action=Action.CREATE,
             clinic_id=clinic.id,
             patient_id=patient.id,

@@ -2,15 +2,16 @@
 their appointments. Reading needs PATIENT_READ at the course's site; ordering COURSE_ORDER
 (a prescriber or the medical director with current licence and DEA registration)."""
 
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
-from ninja import Query, Router, Status
+from ninja import Query, Router, Schema, Status
 
 from ketapath.accounts.models import User
+from ketapath.accounts.services import Action, audit
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, Forbidden, InvalidInput
@@ -18,7 +19,7 @@ from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.evaluations.models import Evaluation
 from ketapath.patients.selectors import patient_get_for_user, patient_site_for_api
-from ketapath.scheduling import booking, rules, selectors, services
+from ketapath.scheduling import booking, messaging, rules, selectors, services
 from ketapath.scheduling.models import Appointment, Course
 from ketapath.scheduling.schemas import (
     AppointmentChangeOut,
@@ -161,6 +162,60 @@ def course_list(request: HttpRequest, filters: Query[CourseFilters]) -> dict[str
 @router.get("/courses/{course_id}", response={200: CourseOut, **ERRORS})
 def course_detail(request: HttpRequest, course_id: UUID) -> dict[str, Any]:
     return course_out(selectors.course_get_for_user(user=_user(request), course_id=course_id))
+
+
+class ScheduleItemOut(Schema):
+    instrument: str
+    instrument_title: str
+    context: str
+    label: str
+    due_at: datetime
+    closes_at: datetime
+    status: str
+    appointment: UUID | None = None
+
+
+class ScheduleOut(Schema):
+    items: list[ScheduleItemOut]
+
+
+@router.get(
+    "/courses/{course_id}/measurement-schedule",
+    response={200: ScheduleOut, **ERRORS},
+    summary="The course's measurement schedule",
+    description=(
+        "Questionnaires before each session, reassessment and follow-ups after the series, "
+        "and the daily diary between sessions, computed from the live session appointments "
+        "(so it moves when they move). status: scheduled, due, overdue or completed."
+    ),
+)
+def measurement_schedule(request: HttpRequest, course_id: UUID) -> dict[str, Any]:
+    user = _user(request)
+    course = selectors.course_get_for_user(user=user, course_id=course_id)
+    rows = messaging.course_schedule(course)
+    audit(
+        user=user,
+        action=Action.READ,
+        patient_id=course.patient_id,
+        clinic_id=course.clinic_id,
+        object_type="measurement_schedule",
+        object_id=course.id,
+    )
+    return {
+        "items": [
+            {
+                "instrument": r.item.instrument,
+                "instrument_title": r.instrument_title,
+                "context": r.item.context,
+                "label": r.item.label,
+                "due_at": r.item.due_at,
+                "closes_at": r.item.closes_at,
+                "status": r.status,
+                "appointment": r.item.appointment_id,
+            }
+            for r in rows
+        ]
+    }
 
 
 MESSAGE_TIME = "Give a local time as HH:MM."

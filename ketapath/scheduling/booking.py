@@ -31,7 +31,7 @@ from ketapath.core.timeutils import local_today, rfc3339
 from ketapath.observations.selectors import open_alerts_for_patient
 from ketapath.patients.models import ConsentKind, Patient
 from ketapath.patients.selectors import patient_consent_statuses
-from ketapath.scheduling import rules
+from ketapath.scheduling import messaging, rules
 from ketapath.scheduling.models import Appointment, Course
 
 HORIZON_DAYS = 60
@@ -358,6 +358,14 @@ def course_book(
         object_id=course.id,
         detail={"appointments": [str(a.id) for a in appointments]},
     )
+    messaging.booking_confirmation(
+        patient=course.patient,
+        clinic=clinic,
+        starts=[a.starts_at for a in appointments],
+        user=user,
+        about=(messaging.ABOUT_COURSE, course.id),
+    )
+    messaging.course_messages_sync(course=course, user=user)
     return appointments
 
 
@@ -626,6 +634,26 @@ def _flag_or_offer(appointment: Appointment, what: str, zone: ZoneInfo) -> rules
     return slot
 
 
+def _course_follow_check_in(appointment: Appointment) -> None:
+    """A booked series is under way once its patient has checked in for a session; undoing
+    the only check-in puts it back to scheduled. (Completing sessions and the reassessment
+    move it on from the session notes and the outcomes.)"""
+    course = appointment.course
+    if course is None or appointment.kind != Appointment.Kind.SESSION:
+        return
+    started = course.appointments.filter(
+        kind=Appointment.Kind.SESSION,
+        status__in=[Appointment.Status.CHECKED_IN, Appointment.Status.COMPLETED],
+    ).exists()
+    if started and course.status == Course.Status.SCHEDULED:
+        course.status = Course.Status.IN_PROGRESS
+    elif not started and course.status == Course.Status.IN_PROGRESS:
+        course.status = Course.Status.SCHEDULED
+    else:
+        return
+    course.save(update_fields=["status", "updated_at"])
+
+
 def appointment_set_status(
     *, user: User, appointment: Appointment, status: str, reason: str = ""
 ) -> rules.SessionSlot | None:
@@ -675,6 +703,15 @@ def appointment_set_status(
         object_id=appointment.id,
         detail={"status": [before, status], "reason": reason},
     )
+    _course_follow_check_in(appointment)
+    if status == Appointment.Status.CANCELLED:
+        messaging.appointment_notice(
+            appointment=appointment, kind="appointment_cancelled", user=user
+        )
+    if appointment.course is not None:
+        messaging.course_messages_sync(course=appointment.course, user=user)
+    else:
+        messaging.visit_messages_sync(appointment=appointment, user=user)
     if appointment.course_id and status in (
         Appointment.Status.CANCELLED,
         Appointment.Status.NO_SHOW,
@@ -781,6 +818,12 @@ def appointment_reschedule(
         object_id=appointment.id,
         detail={"rescheduled_from": before, "to": [choice.start.isoformat(), str(choice.room_id)]},
     )
+    was = datetime.fromisoformat(before[0])
+    if was != appointment.starts_at:
+        messaging.appointment_notice(
+            appointment=appointment, kind="appointment_moved", user=user, was=was
+        )
+    messaging.course_messages_sync(course=course, user=user)
     return appointment
 
 
@@ -888,4 +931,12 @@ def appointment_book_single(
         object_id=appointment.id,
         detail={"kind": kind},
     )
+    messaging.booking_confirmation(
+        patient=patient,
+        clinic=clinic,
+        starts=[appointment.starts_at],
+        user=user,
+        about=(messaging.ABOUT_APPOINTMENT, appointment.id),
+    )
+    messaging.visit_messages_sync(appointment=appointment, user=user)
     return appointment

@@ -148,3 +148,64 @@ class Appointment(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(BaseModel):
+    """A secret, revocable iCalendar address for one owner: a patient's appointments at one
+    site, or a staff member's own schedule. Only the SHA-256 of the token is kept; the
+    address is shown once when the feed is created."""
+
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="calendar_feeds",
+    )
+    staff = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # A patient feed lists the appointments at this site; a staff feed records the site the
+    # staff member was working at when it was made (for the audit trail).
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="calendar_feeds")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(patient__isnull=False, staff__isnull=True)
+                | Q(patient__isnull=True, staff__isnull=False),
+                name="calendar_feed_one_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="calendar_feed_revoked_by_someone",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "clinic"],
+                condition=Q(patient__isnull=False, revoked_at__isnull=True),
+                name="calendar_feed_one_live_per_patient_site",
+            ),
+            models.UniqueConstraint(
+                fields=["staff"],
+                condition=Q(staff__isnull=False, revoked_at__isnull=True),
+                name="calendar_feed_one_live_per_staff",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = "patient" if self.patient_id else "staff"
+        state = "revoked" if self.revoked_at else "live"
+        return f"Calendar feed ({owner}, {state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ketapath.scheduling import views
+from ketapath.scheduling import feed_views, measurement_views, views
 
 app_name = "scheduling"
 
@@ -28,5 +28,22 @@ urlpatterns = [
         "appointments/<uuid:appointment_id>/replacement/",
         views.appointment_replacement,
         name="replacement",
+    ),
+    path("ical/<str:token>.ics", feed_views.feed_ics, name="feed_ics"),
+    path("calendar/feed/", feed_views.staff_feed, name="staff_feed"),
+    path(
+        "patients/<uuid:patient_id>/calendar-feed/",
+        feed_views.patient_feed,
+        name="patient_feed",
+    ),
+    path(
+        "courses/<uuid:course_id>/measurements/",
+        measurement_views.course_measurements,
+        name="course_measurements",
+    ),
+    path(
+        "measurements/overdue/",
+        measurement_views.overdue_measurements,
+        name="overdue_measurements",
     ),
 ]

@@ -28,9 +28,10 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ketapath.accounts.models import Membership, Role, User
+from ketapath.accounts.models import Role, User
 from ketapath.accounts.services import Action, audit
 from ketapath.accounts.shifts import staff_on_site
+from ketapath.accounts.staff_selectors import staff_with_roles
 from ketapath.clinics.models import Clinic, Closure, OpeningHours, Room
 from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.capabilities import Capability
@@ -612,21 +613,12 @@ def _room_choices(clinic: Clinic) -> list[tuple[str, str]]:
 
 def _clinician_choices(clinic: Clinic) -> list[tuple[str, str]]:
     """The site's staff who can see a single visit, as "Name — Role"."""
-    roles: dict[UUID, list[str]] = defaultdict(list)
-    people: dict[UUID, User] = {}
-    memberships = (
-        Membership.objects.filter(
-            clinic=clinic, active=True, user__is_active=True, role__in=VISIT_ROLES
-        )
-        .select_related("user")
-        .order_by("user__last_name", "user__first_name", "role")
-    )
-    for m in memberships:
-        people[m.user_id] = m.user
-        roles[m.user_id].append(ROLE_LABELS.get(m.role, m.role))
     return [
-        (str(uid), f"{person.display_name} — {', '.join(roles[uid])}")
-        for uid, person in people.items()
+        (
+            str(person.id),
+            f"{person.display_name} — " + ", ".join(ROLE_LABELS.get(role, role) for role in roles),
+        )
+        for person, roles in staff_with_roles(clinic_id=clinic.id, roles=VISIT_ROLES)
     ]
 
 

@@ -32,7 +32,8 @@ EXPECTED: dict[C, set[str]] = {
     C.EVALUATION_SIGN: SIGNERS,
     C.ALERT_ACK: SIGNERS,
     C.QUESTIONNAIRE_ENTER: CLINICAL | {Role.THERAPIST},
-    C.LINK_SEND: {Role.FRONT_DESK},
+    # Whoever enters questionnaires may also send the patient a link to answer them.
+    C.LINK_SEND: CLINICAL | {Role.THERAPIST, Role.FRONT_DESK},
     C.PROTOCOL_WRITE: {Role.MEDICAL_DIRECTOR},
     C.PROTOCOL_READ: CLINICAL,
     C.SESSION_DOCUMENT: CLINICAL,
@@ -177,9 +178,10 @@ def test_different_roles_at_different_sites(
     forget_grants(user)
     assert user_can(user, C.SESSION_DOCUMENT, site.id)
     assert not user_can(user, C.SESSION_DOCUMENT, other_site.id)
-    assert user_can(user, C.LINK_SEND, other_site.id)
-    assert not user_can(user, C.LINK_SEND, site.id)
-    assert user_can_anywhere(user, C.LINK_SEND)
+    assert user_can(user, C.EVALUATION_DRAFT, site.id)
+    assert not user_can(user, C.EVALUATION_DRAFT, other_site.id)
+    assert user_can(user, C.SCHEDULE_WRITE, other_site.id)
+    assert user_can_anywhere(user, C.EVALUATION_DRAFT)
     assert clinics_where(user, C.SESSION_DOCUMENT) == {site.id}
     assert clinics_where(user, C.PATIENT_READ) == {site.id, other_site.id}
 

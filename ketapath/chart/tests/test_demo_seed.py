@@ -37,6 +37,7 @@ from ketapath.patients.models import (
     Patient,
 )
 from ketapath.patients.selectors import patient_consent_statuses
+from ketapath.portal.services import link_by_token, link_state
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,11 @@ def counts() -> dict[str, int]:
         Organization, Clinic, OpeningHours, Closure, Room, ClinicPolicy, User, Membership,
         ConsentDocument, Patient, Enrolment, Escort, Consent, Allergy, AuditEvent,
     ]  # fmt: skip
-    return {model.__name__: model.objects.count() for model in models}
+    found = {model.__name__: model.objects.count() for model in models}
+    # Every run makes one fresh patient link to print (its token exists only then), and
+    # audits it; everything else stays as it was.
+    found["AuditEvent"] = AuditEvent.objects.exclude(object_type="patient_link").count()
+    return found
 
 
 def test_creates_the_organisation_and_two_sites(settings: Any) -> None:
@@ -246,6 +251,17 @@ def test_a_second_run_changes_nothing(settings: Any) -> None:
         assert DEMO_PASSWORD in output
         assert "prescriber2" in output
         assert "Chicago Ketamine Clinic" in output
+    links = {line.strip() for line in (first + second).splitlines() if "/p/" in line}
+    assert len(links) == 2, "each run prints its own live patient link"
+
+
+def test_prints_a_live_patient_link_with_the_birth_date(settings: Any) -> None:
+    output = run_seed(settings)
+    url = next(line.strip() for line in output.splitlines() if "/p/" in line)
+    token = url.rstrip("/").rsplit("/", 1)[-1]
+    link = link_by_token(token)
+    assert link is not None and link_state(link) == "ok"
+    assert f"Date of birth to enter: {link.patient.birth_date:%Y-%m-%d}" in output
 
 
 def test_a_rerun_restores_a_changed_password_without_duplicating(

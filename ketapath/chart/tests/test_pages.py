@@ -246,3 +246,40 @@ def test_today_page_points_to_open_alerts(client_for, nurse, front_desk, site, p
     assert "1 open safety alert" in client_for(nurse).get("/").content.decode()
     # Front desk does not work alerts (DESIGN §10), so the count is not shown to them.
     assert "open safety alert" not in client_for(front_desk).get("/").content.decode()
+
+
+def test_today_page_lists_todays_appointments_and_not_others(
+    client_for, front_desk, site, other_site, make_patient
+):
+    from ketapath.clinics.models import Room
+    from ketapath.scheduling.models import Appointment
+
+    room = Room.objects.create(clinic=site, name="Consult A", kind=Room.Kind.CONSULT)
+    patient = make_patient(family_name="Todayson")
+    later = make_patient(family_name="Nextweek")
+    now = timezone.now()
+    Appointment.objects.create(
+        clinic=site,
+        patient=patient,
+        kind=Appointment.Kind.EVALUATION,
+        starts_at=now,
+        ends_at=now + timedelta(minutes=1),
+        room=room,
+        booked_by=front_desk,
+    )
+    Appointment.objects.create(
+        clinic=site,
+        patient=later,
+        kind=Appointment.Kind.FOLLOW_UP,
+        starts_at=now + timedelta(days=7),
+        ends_at=now + timedelta(days=7, minutes=30),
+        room=room,
+        booked_by=front_desk,
+    )
+    body = client_for(front_desk).get(reverse("chart:today")).content.decode()
+    table = body.split("Appointments today", 1)[1].split("</table>", 1)[0]
+    assert "Todayson" in table
+    assert "Consult A" in table
+    assert "Evaluation" in table
+    assert "Nextweek" not in table
+    assert "No appointments are booked for today" not in body

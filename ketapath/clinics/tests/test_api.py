@@ -211,6 +211,13 @@ def test_everyone_at_the_site_reads_the_policy(
         "evaluation_valid_days": 90,
         "dose_ceiling_mg_per_kg": 1.0,
         "nurse_patients_at_once": 1,
+        "reminder_lead_hours": 48,
+        "link_lifetime_hours": 72,
+        "link_birth_date_tries": 5,
+        "pre_session_questionnaire_hours": 24,
+        "follow_up_weeks": "1,4,12",
+        "fasting_food_hours": 6,
+        "fasting_clear_liquid_hours": 2,
     }
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
@@ -240,6 +247,13 @@ def test_director_changes_the_policy(
         "evaluation_valid_days": 90,
         "dose_ceiling_mg_per_kg": 1.0,
         "nurse_patients_at_once": 1,
+        "reminder_lead_hours": 48,
+        "link_lifetime_hours": 72,
+        "link_birth_date_tries": 5,
+        "pre_session_questionnaire_hours": 24,
+        "follow_up_weeks": "1,4,12",
+        "fasting_food_hours": 6,
+        "fasting_clear_liquid_hours": 2,
     }
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name

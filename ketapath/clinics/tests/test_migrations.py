@@ -88,3 +88,45 @@ def test_policy_rows_survive_and_get_the_evaluation_and_dosing_defaults():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_message_and_link_defaults():
+    before = [("clinics", "0005_policy_dose_ceiling_and_nurse_ratio")]
+    after = [("clinics", "0006_policy_messages_and_links")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLM")
+    clinic = old.get_model("clinics", "Clinic").objects.create(
+        organization=org,
+        name="Old Site 3",
+        address_line1="1 Main",
+        city="Denver",
+        state="CO",
+        postal_code="80202",
+        phone="+13035550100",
+        time_zone="America/Denver",
+    )
+    old.get_model("clinics", "ClinicPolicy").objects.create(
+        clinic=clinic, version=1, nurse_patients_at_once=2, change_reason="Before messages"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    policy = new.get_model("clinics", "ClinicPolicy").objects.get(clinic_id=clinic.id)
+    assert policy.nurse_patients_at_once == 2
+    assert policy.change_reason == "Before messages"
+    assert policy.reminder_lead_hours == 48
+    assert policy.link_lifetime_hours == 72
+    assert policy.link_birth_date_tries == 5
+    assert policy.pre_session_questionnaire_hours == 24
+    assert policy.follow_up_weeks == "1,4,12"
+    assert (policy.fasting_food_hours, policy.fasting_clear_liquid_hours) == (6, 2)
+    assert policy.on_call_user_id is None
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -40,6 +40,13 @@ def _change(**overrides: str) -> dict[str, str]:
         "evaluation_valid_days": "90",
         "dose_ceiling_mg_per_kg": "1.00",
         "nurse_patients_at_once": "1",
+        "reminder_lead_hours": "48",
+        "link_lifetime_hours": "72",
+        "link_birth_date_tries": "5",
+        "pre_session_questionnaire_hours": "24",
+        "follow_up_weeks": "1,4,12",
+        "fasting_food_hours": "6",
+        "fasting_clear_liquid_hours": "2",
         "reason": "Board",
     }
     data.update(overrides)

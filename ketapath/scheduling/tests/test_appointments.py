@@ -45,6 +45,23 @@ def test_check_in_then_no_show_needs_a_reason(front_desk: User, booked: list[App
     assert exc.value.errors[0].field == "reason"
 
 
+def test_checking_in_for_a_session_puts_the_course_under_way_and_undo_reverts_it(
+    front_desk: User, booked: list[Appointment]
+) -> None:
+    first = booked[0]
+    now = timezone.now()
+    Appointment.objects.filter(pk=first.pk).update(
+        starts_at=now, ends_at=now + timedelta(minutes=75)
+    )
+    first.refresh_from_db()
+    assert Course.objects.get(pk=first.course_id).status == Course.Status.SCHEDULED
+    booking.appointment_set_status(user=front_desk, appointment=first, status="checked_in")
+    assert Course.objects.get(pk=first.course_id).status == Course.Status.IN_PROGRESS
+    first.refresh_from_db()
+    booking.appointment_set_status(user=front_desk, appointment=first, status="booked")
+    assert Course.objects.get(pk=first.course_id).status == Course.Status.SCHEDULED
+
+
 def test_cancelling_the_only_fitting_time_flags_the_course(
     front_desk: User, booked: list[Appointment]
 ) -> None:

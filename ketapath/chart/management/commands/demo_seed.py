@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ketapath.chart.demo import DEMO_PASSWORD, ORGANIZATION_NAME, DemoLogin, seed_demo
+from ketapath.chart.demo_messages import demo_live_link
+from ketapath.clinics.models import Organization
 
 MESSAGE_NOT_DEBUG = (
     "demo_seed adds fictional patients and staff logins with a published password, so it "
@@ -54,3 +56,13 @@ class Command(BaseCommand):
         self.stdout.write(format_logins(result.logins))
         self.stdout.write("")
         self.stdout.write(f"Password for every demo login: {DEMO_PASSWORD}")
+        organization = Organization.objects.filter(name=ORGANIZATION_NAME).first()
+        live = demo_live_link(organization) if organization else None
+        if live is not None:
+            self.stdout.write("")
+            self.stdout.write(
+                f"A patient link (what {live.patient_name} got from {live.clinic_name}; it "
+                f"works once, for 72 hours):"
+            )
+            self.stdout.write(f"  {live.url}")
+            self.stdout.write(f"  Date of birth to enter: {live.birth_date:%Y-%m-%d}")
