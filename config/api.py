@@ -13,6 +13,7 @@ from ketapath.medications.api import router as medications_router
 from ketapath.notifications.api import router as notifications_router
 from ketapath.observations.api import router as observations_router
 from ketapath.patients.api import router as patients_router
+from ketapath.pharmacy.api import router as pharmacy_router
 from ketapath.portal.api import router as portal_router
 from ketapath.portal.staff_api import router as portal_staff_router
 from ketapath.protocols.api import router as protocols_router
@@ -47,6 +48,7 @@ api.add_router("/", medications_router, tags=["medications"])
 api.add_router("/", evaluations_router, tags=["evaluations"])
 api.add_router("/protocols", protocols_router, tags=["protocols"])
 api.add_router("/", scheduling_router, tags=["scheduling"])
+api.add_router("/pharmacy", pharmacy_router, tags=["controlled-substance ledger"])
 api.add_router("/", notifications_router, tags=["messages and links"])
 api.add_router("/", portal_staff_router, tags=["messages and links"])
 api.add_router("/portal", portal_router, tags=["patient links (public)"])

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "ketapath.evaluations",
     "ketapath.protocols",
     "ketapath.scheduling",
+    "ketapath.pharmacy",
     "ketapath.portal",
     "ketapath.chart",
 ]
@@ -220,7 +221,7 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 # Periodic jobs (celery beat): overdue safety alerts escalate to the medical director; the
-# outbox sends what is due.
+# outbox sends what is due; expired and past-use vials move to quarantine.
 CELERY_BEAT_SCHEDULE = {
     "escalate-safety-alerts": {
         "task": "ketapath.observations.tasks.escalate_safety_alerts",
@@ -229,6 +230,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-messages": {
         "task": "ketapath.notifications.tasks.send_due_messages",
         "schedule": 60.0,
+    },
+    "quarantine-unusable-vials": {
+        "task": "ketapath.pharmacy.tasks.quarantine_unusable_vials",
+        "schedule": 3600.0,
     },
 }
 

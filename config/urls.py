@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("ketapath.notifications.urls")),
     path("", include("ketapath.portal.staff_urls")),
     path("p/", include("ketapath.portal.urls")),
+    path("pharmacy/", include("ketapath.pharmacy.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

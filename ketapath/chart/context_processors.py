@@ -1,5 +1,6 @@
 """The current site's counts for the navigation badges: open safety alerts, and patient
-messages that failed or could not be sent (with the Messages item's address)."""
+messages that failed or could not be sent (with the Messages item's address); and the
+Pharmacy item for those who keep or reconcile the site's controlled-substance ledger."""
 
 from typing import Any
 
@@ -26,4 +27,9 @@ def alerts(request: HttpRequest) -> dict[str, Any]:
             "current": request.path.startswith(url),
             "failed_count": failed_count(clinic_id=clinic.id),
         }
+    if user_can(request.user, Capability.LEDGER_HANDLE, clinic.id) or user_can(
+        request.user, Capability.LEDGER_RECONCILE, clinic.id
+    ):
+        url = reverse("pharmacy:stock")
+        context["pharmacy_nav"] = {"url": url, "current": request.path.startswith(url)}
     return context

@@ -22,6 +22,7 @@ from ketapath.accounts.models import LicenceType, Membership, Role, User
 from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
 from ketapath.chart.demo_measures import measures_present, seed_measures
 from ketapath.chart.demo_messages import messages_present, seed_messages
+from ketapath.chart.demo_pharmacy import pharmacy_present, seed_pharmacy
 from ketapath.chart.demo_scheduling import scheduling_present, seed_extra_shifts, seed_scheduling
 from ketapath.chart.demo_shifts import seed_shifts, shifts_present
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
@@ -430,6 +431,7 @@ class SeedResult:
     shifts_seeded: int = 0
     scheduling_seeded: int = 0
     messages_seeded: int = 0
+    pharmacy_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -448,6 +450,7 @@ class SeedResult:
                 self.shifts_seeded,
                 self.scheduling_seeded,
                 self.messages_seeded,
+                self.pharmacy_seeded,
             )
         )
 
@@ -999,4 +1002,6 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
             )
         if not messages_present(organization):
             result.messages_seeded = seed_messages(organization=organization, today=today)
+        if not pharmacy_present(organization):
+            result.pharmacy_seeded = seed_pharmacy(organization=organization, today=today)
     return result

@@ -272,6 +272,14 @@ class ClinicPolicy(BaseModel):
         help_text="Hours without clear liquids before a session, in the reminder. Default 2 (ASA "
         "2017 fasting guideline, as above); 0 leaves it out.",
     )
+    vial_beyond_use_days = models.PositiveSmallIntegerField(
+        "opened multi-dose vial usable for (days)",
+        default=28,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text="Days an opened multi-dose vial may be used (its beyond-use date), unless its "
+        "expiry comes first. Default 28: USP <797>, multiple-dose containers, 28 days after "
+        "first opening unless the manufacturer says otherwise.",
+    )
     # The clinician an alert raised outside opening hours is routed to (a user id: clinics
     # sits below accounts). Chosen on the accounts app's on-call page, which checks the
     # person works at the site; empty routes to the site's medical directors.
@@ -310,6 +318,7 @@ class ClinicPolicy(BaseModel):
         "follow_up_weeks",
         "fasting_food_hours",
         "fasting_clear_liquid_hours",
+        "vial_beyond_use_days",
     )
     # Settings with a structure of their own, edited on their own page by the app that
     # owns their vocabulary; versioned and audited like the rest.

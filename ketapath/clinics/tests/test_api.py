@@ -218,6 +218,7 @@ def test_everyone_at_the_site_reads_the_policy(
         "follow_up_weeks": "1,4,12",
         "fasting_food_hours": 6,
         "fasting_clear_liquid_hours": 2,
+        "vial_beyond_use_days": 28,
     }
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
@@ -254,6 +255,7 @@ def test_director_changes_the_policy(
         "follow_up_weeks": "1,4,12",
         "fasting_food_hours": 6,
         "fasting_clear_liquid_hours": 2,
+        "vial_beyond_use_days": 28,
     }
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name

@@ -130,3 +130,38 @@ def test_policy_rows_survive_and_get_the_message_and_link_defaults():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_vial_beyond_use_default():
+    before = [("clinics", "0006_policy_messages_and_links")]
+    after = [("clinics", "0007_policy_vial_beyond_use")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLV")
+    clinic = old.get_model("clinics", "Clinic").objects.create(
+        organization=org,
+        name="Old Site 4",
+        address_line1="1 Main",
+        city="Denver",
+        state="CO",
+        postal_code="80202",
+        phone="+13035550100",
+        time_zone="America/Denver",
+    )
+    old.get_model("clinics", "ClinicPolicy").objects.create(
+        clinic=clinic, version=1, reminder_lead_hours=24, change_reason="Before the ledger"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    policy = new.get_model("clinics", "ClinicPolicy").objects.get(clinic_id=clinic.id)
+    assert policy.reminder_lead_hours == 24
+    assert policy.vial_beyond_use_days == 28
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -47,6 +47,7 @@ def _change(**overrides: str) -> dict[str, str]:
         "follow_up_weeks": "1,4,12",
         "fasting_food_hours": "6",
         "fasting_clear_liquid_hours": "2",
+        "vial_beyond_use_days": "28",
         "reason": "Board",
     }
     data.update(overrides)
