@@ -34,6 +34,7 @@ from ketapath.accounts.permissions import clinic_ids_for, clinics_where
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, Forbidden, InvalidInput, NotFound
+from ketapath.core.exposure import WINDOWS, Exposure
 from ketapath.core.pagination import DEFAULT_PAGE_SIZE, Page
 from ketapath.patients.models import Patient
 from ketapath.pharmacy.ledger import MESSAGE_RECONCILE_FORBIDDEN, DrawAccount, draw_account
@@ -526,3 +527,23 @@ def dispensing_log(
             )
         )
     return Page(items=items, count=total, number=page, size=page_size)
+
+
+def ketamine_exposure(patient_id: UUID, now: datetime) -> list[Exposure]:
+    """Ketamine given to a patient in the last 30 and 90 days, from the ledger: the
+    sessions with an administration and the milligrams administered, net of reversals
+    (one query per window)."""
+    rows = []
+    for days in WINDOWS:
+        given = LedgerEntry.objects.filter(
+            patient_id=patient_id,
+            substance=Substance.KETAMINE,
+            kind=LedgerEntry.Kind.ADMINISTER,
+            at__gte=now - timedelta(days=days),
+            at__lte=now,
+            reversed_by__isnull=True,
+        ).aggregate(
+            mg=Coalesce(Sum("mg"), Decimal("0")), sessions=CountOf("session_id", distinct=True)
+        )
+        rows.append(Exposure(days=days, sessions=given["sessions"], mg=-given["mg"]))
+    return rows

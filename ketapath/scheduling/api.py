@@ -8,6 +8,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 
 from ketapath.accounts.models import User
@@ -15,6 +16,7 @@ from ketapath.accounts.services import Action, audit
 from ketapath.core.api import ErrorOut, PageParams
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import FieldError, Forbidden, InvalidInput
+from ketapath.core.exposure import exposure_for
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.evaluations.models import Evaluation
@@ -161,7 +163,16 @@ def course_list(request: HttpRequest, filters: Query[CourseFilters]) -> dict[str
 
 @router.get("/courses/{course_id}", response={200: CourseOut, **ERRORS})
 def course_detail(request: HttpRequest, course_id: UUID) -> dict[str, Any]:
-    return course_out(selectors.course_get_for_user(user=_user(request), course_id=course_id))
+    course = selectors.course_get_for_user(user=_user(request), course_id=course_id)
+    out = course_out(course)
+    # The patient's ketamine in the last 30 and 90 days, from the ledger (null without it).
+    exposure = exposure_for(course.patient_id, timezone.now())
+    out["cumulative_ketamine"] = (
+        [{"days": e.days, "sessions": e.sessions, "mg": e.mg} for e in exposure]
+        if exposure is not None
+        else None
+    )
+    return out
 
 
 class ScheduleItemOut(Schema):

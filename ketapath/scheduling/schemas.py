@@ -47,6 +47,12 @@ class AppointmentOut(Schema):
     prescriber: UUID | None
 
 
+class ExposureOut(Schema):
+    days: int
+    sessions: int
+    mg: Decimal
+
+
 class CourseOut(Schema):
     id: UUID
     patient: UUID
@@ -64,6 +70,7 @@ class CourseOut(Schema):
     protocol: ProtocolSummary
     appointments: list[AppointmentOut]
     window_ends: date | None
+    cumulative_ketamine: list[ExposureOut] | None = None
 
 
 class CourseListOut(Schema):

@@ -36,6 +36,7 @@ from ketapath.clinics.models import Clinic, Closure, OpeningHours, Room
 from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
+from ketapath.core.exposure import exposure_for
 from ketapath.core.forms import apply_errors, safe_next
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.core.timeutils import local_today
@@ -1057,11 +1058,13 @@ def _course_context(
     )
     can_book = user.can(Capability.SCHEDULE_WRITE, course.clinic_id)
     planned = course.status == Course.Status.PLANNED
+    exposure = exposure_for(course.patient_id, now)
     proposals, made_at = _proposal_views(course, now) if planned else ([], None)
     return {
         "course": course,
         "patient": course.patient,
         "protocol": course.protocol,
+        "exposure": exposure,
         "status_class": COURSE_BADGES.get(course.status, "badge-neutral"),
         "series": series,
         "window_start": window_start,
