@@ -20,6 +20,7 @@ from ketapath.protocols.api import router as protocols_router
 from ketapath.questionnaires.api import patient_router as questionnaire_responses_router
 from ketapath.questionnaires.api import router as questionnaires_router
 from ketapath.scheduling.api import router as scheduling_router
+from ketapath.treatments.api import router as treatments_router
 
 api = NinjaAPI(
     title="Ketapath API",
@@ -49,6 +50,7 @@ api.add_router("/", evaluations_router, tags=["evaluations"])
 api.add_router("/protocols", protocols_router, tags=["protocols"])
 api.add_router("/", scheduling_router, tags=["scheduling"])
 api.add_router("/pharmacy", pharmacy_router, tags=["controlled-substance ledger"])
+api.add_router("/", treatments_router, tags=["sessions"])
 api.add_router("/", notifications_router, tags=["messages and links"])
 api.add_router("/", portal_staff_router, tags=["messages and links"])
 api.add_router("/portal", portal_router, tags=["patient links (public)"])

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ketapath.protocols",
     "ketapath.scheduling",
     "ketapath.pharmacy",
+    "ketapath.treatments",
     "ketapath.portal",
     "ketapath.chart",
 ]

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -13,6 +14,8 @@ MESSAGE_MRN_PREFIX = "The MRN prefix is 1 to 6 capital letters."
 MESSAGE_HOURS_ORDER = "Closing time must be after opening time."
 MESSAGE_CLOSURE_ORDER = "The last day of a closure cannot be before its first day."
 MESSAGE_STATE = "Use the two-letter state code, e.g. CO."
+MESSAGE_ACK_BELOW_HOLD = "Must be below the pre-dose hard stop ({limit})."
+MESSAGE_SPO2_CRITICAL_BELOW = "Must be below the SpO2 alert level ({limit})."
 
 
 class Organization(BaseModel):
@@ -138,6 +141,11 @@ class Room(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AldreteCirculation(models.TextChoices):
+    MMHG_20 = "mmhg_20", "Within ±20 mm Hg of the pre-dose systolic pressure"
+    PERCENT_20 = "percent_20", "Within ±20 % of the pre-dose systolic pressure"
 
 
 class ClinicPolicy(BaseModel):
@@ -280,6 +288,144 @@ class ClinicPolicy(BaseModel):
         "expiry comes first. Default 28: USP <797>, multiple-dose containers, 28 days after "
         "first opening unless the manufacturer says otherwise.",
     )
+    dose_step_mg = models.DecimalField(
+        "dose rounding step (mg)",
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.50"),
+        validators=[MinValueValidator(Decimal("0.05")), MaxValueValidator(Decimal("5.00"))],
+        help_text="Each session's dose (weight × mg/kg) is rounded to a multiple of this step, "
+        "halves up, before the cap, range and ceiling are checked. Default 0.5 mg, the "
+        "design's example (DESIGN §5b); no clinical source sets a step, the clinic's standard.",
+    )
+    im_max_ml_per_site = models.DecimalField(
+        "largest IM injection at one site (mL)",
+        max_digits=3,
+        decimal_places=1,
+        default=Decimal("2.0"),
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("5.0"))],
+        help_text="An IM dose whose volume is above this stops: use a stronger vial or split "
+        "the dose between sites. Default 2 mL. Not in clinical.md: nursing references put "
+        "the deltoid at 2 mL or less and the gluteal sites at 2–5 mL (Joanna Briggs Institute "
+        "evidence summary, cited by Murcia Salud PreEvid 18419), or the deltoid at 1 mL and a "
+        "well-developed gluteal muscle at 3 mL (Kozier & Erb's Fundamentals of Nursing, "
+        "2008); secondary sources, unverified. The medical director sets the clinic's value.",
+    )
+    pre_dose_hold_systolic = models.PositiveSmallIntegerField(
+        "pre-dose hard stop at systolic (mm Hg)",
+        default=160,
+        validators=[MinValueValidator(120), MaxValueValidator(220)],
+        help_text="A systolic pressure at or above this before the dose is a hard stop that "
+        "only a prescriber's override with a reason passes. Default 160: the suggested "
+        "default of clinical.md §5, not a guideline value (clinical sign-off required).",
+    )
+    pre_dose_hold_diastolic = models.PositiveSmallIntegerField(
+        "pre-dose hard stop at diastolic (mm Hg)",
+        default=100,
+        validators=[MinValueValidator(70), MaxValueValidator(140)],
+        help_text="A diastolic pressure at or above this before the dose is a hard stop. "
+        "Default 100: the suggested default of clinical.md §5, not a guideline value "
+        "(clinical sign-off required).",
+    )
+    pre_dose_ack_systolic = models.PositiveSmallIntegerField(
+        "pre-dose acknowledgement above systolic (mm Hg)",
+        default=140,
+        validators=[MinValueValidator(100), MaxValueValidator(200)],
+        help_text="A systolic pressure above this before the dose (and below the hard stop) "
+        'needs the prescriber\'s acknowledgement of the risk. Default 140: the "elevated" '
+        "baseline of clinical.md §5 (Spravato label, attributed to APA 2017; unverified).",
+    )
+    pre_dose_ack_diastolic = models.PositiveSmallIntegerField(
+        "pre-dose acknowledgement above diastolic (mm Hg)",
+        default=90,
+        validators=[MinValueValidator(60), MaxValueValidator(130)],
+        help_text="A diastolic pressure above this before the dose needs the prescriber's "
+        "acknowledgement. Default 90: clinical.md §5 (Spravato label, attributed to APA "
+        "2017; unverified).",
+    )
+    alert_systolic = models.PositiveSmallIntegerField(
+        "in-session alert at systolic (mm Hg)",
+        default=180,
+        validators=[MinValueValidator(140), MaxValueValidator(250)],
+        help_text="A systolic reading at or above this during a session raises an alert. "
+        "Default 180, the hypertensive-urgency level (clinical.md §5; a suggested default, "
+        "clinical sign-off required).",
+    )
+    alert_diastolic = models.PositiveSmallIntegerField(
+        "in-session alert at diastolic (mm Hg)",
+        default=110,
+        validators=[MinValueValidator(80), MaxValueValidator(150)],
+        help_text="A diastolic reading at or above this during a session raises an alert. "
+        "Default 110, the hypertensive-urgency level (clinical.md §5; a suggested default).",
+    )
+    alert_hr_high = models.PositiveSmallIntegerField(
+        "in-session alert above heart rate (/min)",
+        default=120,
+        validators=[MinValueValidator(90), MaxValueValidator(200)],
+        help_text="A heart rate above this during a session raises an alert. Default 120 "
+        "(clinical.md §5): no published ketamine-specific threshold exists; common local "
+        "values, unverified.",
+    )
+    alert_hr_low = models.PositiveSmallIntegerField(
+        "in-session alert below heart rate (/min)",
+        default=50,
+        validators=[MinValueValidator(30), MaxValueValidator(70)],
+        help_text="A heart rate below this during a session raises an alert. Default 50 "
+        "(clinical.md §5): common local value, unverified.",
+    )
+    alert_spo2 = models.PositiveSmallIntegerField(
+        "in-session alert below SpO2 (%)",
+        default=92,
+        validators=[MinValueValidator(85), MaxValueValidator(98)],
+        help_text="SpO2 below this for longer than the seconds below raises an alert. Default "
+        "92 %, the modified Aldrete level (clinical.md §1.5, §5 suggested default).",
+    )
+    alert_spo2_critical = models.PositiveSmallIntegerField(
+        "critical alert below SpO2 (%)",
+        default=90,
+        validators=[MinValueValidator(80), MaxValueValidator(95)],
+        help_text="SpO2 below this raises a critical alert at once. Default 90 % (clinical.md "
+        "§5 suggested default; the Aldrete 0-point level, §1.5).",
+    )
+    alert_spo2_seconds = models.PositiveSmallIntegerField(
+        "SpO2 low for longer than (seconds)",
+        default=30,
+        validators=[MaxValueValidator(300)],
+        help_text="How long SpO2 must stay below the alert level before it alerts. Default 30 "
+        "seconds (clinical.md §5 suggested default, not a guideline value).",
+    )
+    alert_rr_low = models.PositiveSmallIntegerField(
+        "in-session alert below respiratory rate (/min)",
+        default=8,
+        validators=[MinValueValidator(4), MaxValueValidator(14)],
+        help_text="A respiratory rate below this during a session raises an alert. Default 8 "
+        "(clinical.md §5 suggested default, not a guideline value).",
+    )
+    aldrete_threshold = models.PositiveSmallIntegerField(
+        "discharge at modified Aldrete score of",
+        default=9,
+        validators=[MinValueValidator(7), MaxValueValidator(10)],
+        help_text="The modified Aldrete total at or above which discharge may proceed (with "
+        "the other criteria). Default 9, the usual threshold (clinical.md §1.5; some "
+        "institutions use 8, a conflict noted there).",
+    )
+    aldrete_circulation = models.CharField(
+        "Aldrete circulation item scored by",
+        max_length=12,
+        choices=AldreteCirculation.choices,
+        default=AldreteCirculation.MMHG_20,
+        help_text="How the circulation item compares blood pressure with the pre-dose level: "
+        "±20 mm Hg (the table in clinical.md §1.5, the default) or ±20 % (a variant §1.5 "
+        "lists; its 1- and 0-point bands follow Aldrete & Kroulik 1970).",
+    )
+    min_observation_minutes = models.PositiveSmallIntegerField(
+        "minimum observation after the dose (minutes)",
+        default=60,
+        validators=[MinValueValidator(30), MaxValueValidator(240)],
+        help_text="Minutes after the dose before the discharge assessment. Default 60 "
+        "(clinical.md §5): unverified local practice that the medical director must confirm "
+        "(esketamine needs 120 by its label).",
+    )
     # The clinician an alert raised outside opening hours is routed to (a user id: clinics
     # sits below accounts). Chosen on the accounts app's on-call page, which checks the
     # person works at the site; empty routes to the site's medical directors.
@@ -319,6 +465,23 @@ class ClinicPolicy(BaseModel):
         "fasting_food_hours",
         "fasting_clear_liquid_hours",
         "vial_beyond_use_days",
+        "dose_step_mg",
+        "im_max_ml_per_site",
+        "pre_dose_hold_systolic",
+        "pre_dose_hold_diastolic",
+        "pre_dose_ack_systolic",
+        "pre_dose_ack_diastolic",
+        "alert_systolic",
+        "alert_diastolic",
+        "alert_hr_high",
+        "alert_hr_low",
+        "alert_spo2",
+        "alert_spo2_critical",
+        "alert_spo2_seconds",
+        "alert_rr_low",
+        "aldrete_threshold",
+        "aldrete_circulation",
+        "min_observation_minutes",
     )
     # Settings with a structure of their own, edited on their own page by the app that
     # owns their vocabulary; versioned and audited like the rest.
@@ -326,6 +489,24 @@ class ClinicPolicy(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.clinic} policy v{self.version}"
+
+    def clean(self) -> None:
+        """The session thresholds must keep their order, or a band would never apply (the
+        heart-rate limits cannot cross: their ranges do not overlap). A pair is compared only
+        when both values are numbers (a bad value already has its own field error)."""
+        errors: dict[str, str] = {}
+        pairs = (
+            ("pre_dose_ack_systolic", "pre_dose_hold_systolic", MESSAGE_ACK_BELOW_HOLD),
+            ("pre_dose_ack_diastolic", "pre_dose_hold_diastolic", MESSAGE_ACK_BELOW_HOLD),
+            ("alert_spo2_critical", "alert_spo2", MESSAGE_SPO2_CRITICAL_BELOW),
+        )
+        for lower_name, upper_name, message in pairs:
+            lower, upper = getattr(self, lower_name), getattr(self, upper_name)
+            numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (lower, upper))
+            if numbers and lower >= upper:
+                errors[lower_name] = message.format(limit=upper)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def follow_up_week_list(self) -> list[int]:

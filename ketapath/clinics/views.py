@@ -12,6 +12,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -303,9 +304,12 @@ def _settings(policy: ClinicPolicy) -> list[PolicySetting]:
     out = []
     for name in ClinicPolicy.EDITABLE_FIELDS:
         label, help_text = policy_setting_meta(name)
-        out.append(
-            PolicySetting(name=name, label=label, value=getattr(policy, name), help_text=help_text)
-        )
+        field = ClinicPolicy._meta.get_field(name)
+        value = getattr(policy, name)
+        if isinstance(field, models.Field) and field.choices:
+            # A choice reads as its label ("±20 mm Hg of the pre-dose level"), not its code.
+            value = dict(field.flatchoices).get(value, value)
+        out.append(PolicySetting(name=name, label=label, value=value, help_text=help_text))
     return out
 
 

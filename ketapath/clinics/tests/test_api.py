@@ -2,10 +2,11 @@
 
 from collections.abc import Callable
 from datetime import date, time
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +14,16 @@ from django.test.utils import CaptureQueriesContext
 from ketapath.accounts.models import Membership, Role, User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.api import MESSAGE_CLINIC_NOT_FOUND
-from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
+from ketapath.clinics.models import (
+    MESSAGE_ACK_BELOW_HOLD,
+    MESSAGE_SPO2_CRITICAL_BELOW,
+    Clinic,
+    ClinicPolicy,
+    Closure,
+    OpeningHours,
+    Organization,
+    Room,
+)
 from ketapath.clinics.services import (
     MESSAGE_POLICY_FORBIDDEN,
     MESSAGE_POLICY_NOT_EDITABLE,
@@ -219,6 +229,23 @@ def test_everyone_at_the_site_reads_the_policy(
         "fasting_food_hours": 6,
         "fasting_clear_liquid_hours": 2,
         "vial_beyond_use_days": 28,
+        "dose_step_mg": 0.5,
+        "im_max_ml_per_site": 2.0,
+        "pre_dose_hold_systolic": 160,
+        "pre_dose_hold_diastolic": 100,
+        "pre_dose_ack_systolic": 140,
+        "pre_dose_ack_diastolic": 90,
+        "alert_systolic": 180,
+        "alert_diastolic": 110,
+        "alert_hr_high": 120,
+        "alert_hr_low": 50,
+        "alert_spo2": 92,
+        "alert_spo2_critical": 90,
+        "alert_spo2_seconds": 30,
+        "alert_rr_low": 8,
+        "aldrete_threshold": 9,
+        "aldrete_circulation": "mmhg_20",
+        "min_observation_minutes": 60,
     }
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
@@ -256,6 +283,23 @@ def test_director_changes_the_policy(
         "fasting_food_hours": 6,
         "fasting_clear_liquid_hours": 2,
         "vial_beyond_use_days": 28,
+        "dose_step_mg": 0.5,
+        "im_max_ml_per_site": 2.0,
+        "pre_dose_hold_systolic": 160,
+        "pre_dose_hold_diastolic": 100,
+        "pre_dose_ack_systolic": 140,
+        "pre_dose_ack_diastolic": 90,
+        "alert_systolic": 180,
+        "alert_diastolic": 110,
+        "alert_hr_high": 120,
+        "alert_hr_low": 50,
+        "alert_spo2": 92,
+        "alert_spo2_critical": 90,
+        "alert_spo2_seconds": 30,
+        "alert_rr_low": 8,
+        "aldrete_threshold": 9,
+        "aldrete_circulation": "mmhg_20",
+        "min_observation_minutes": 60,
     }
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name
@@ -306,6 +350,31 @@ def test_every_other_role_gets_403(
             MESSAGE_POLICY_REASON,
         ),
         ({"changes": {"treatment_consent_months": 6}}, "reason", MESSAGE_POLICY_REASON),
+        (
+            {"changes": {"pre_dose_ack_systolic": 160}, "reason": "x"},
+            "pre_dose_ack_systolic",
+            MESSAGE_ACK_BELOW_HOLD.format(limit=160),
+        ),
+        (
+            {"changes": {"pre_dose_hold_diastolic": 90}, "reason": "x"},
+            "pre_dose_ack_diastolic",
+            MESSAGE_ACK_BELOW_HOLD.format(limit=90),
+        ),
+        (
+            {"changes": {"alert_spo2_critical": 92}, "reason": "x"},
+            "alert_spo2_critical",
+            MESSAGE_SPO2_CRITICAL_BELOW.format(limit=92),
+        ),
+        (
+            {"changes": {"aldrete_circulation": "sbp_band"}, "reason": "x"},
+            "aldrete_circulation",
+            "Value 'sbp_band' is not a valid choice.",
+        ),
+        (
+            {"changes": {"dose_step_mg": "0"}, "reason": "x"},
+            "dose_step_mg",
+            MinValueValidator.message % {"limit_value": Decimal("0.05")},
+        ),
     ],
 )
 def test_invalid_changes_get_422_naming_the_field(

@@ -165,3 +165,57 @@ def test_policy_rows_survive_and_get_the_vial_beyond_use_default():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_session_threshold_defaults():
+    before = [("clinics", "0007_policy_vial_beyond_use")]
+    after = [("clinics", "0008_policy_session_thresholds")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLS")
+    clinic = old.get_model("clinics", "Clinic").objects.create(
+        organization=org,
+        name="Old Site 5",
+        address_line1="1 Main",
+        city="Denver",
+        state="CO",
+        postal_code="80202",
+        phone="+13035550100",
+        time_zone="America/Denver",
+    )
+    old.get_model("clinics", "ClinicPolicy").objects.create(
+        clinic=clinic,
+        version=1,
+        dose_ceiling_mg_per_kg=Decimal("0.75"),
+        vial_beyond_use_days=14,
+        change_reason="Before sessions",
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    policy = new.get_model("clinics", "ClinicPolicy").objects.get(clinic_id=clinic.id)
+    assert (policy.version, policy.change_reason) == (1, "Before sessions")
+    assert policy.dose_ceiling_mg_per_kg == Decimal("0.75")
+    assert policy.vial_beyond_use_days == 14
+    assert policy.dose_step_mg == Decimal("0.5")
+    assert policy.im_max_ml_per_site == Decimal("2.0")
+    assert (policy.pre_dose_hold_systolic, policy.pre_dose_hold_diastolic) == (160, 100)
+    assert (policy.pre_dose_ack_systolic, policy.pre_dose_ack_diastolic) == (140, 90)
+    assert (policy.alert_systolic, policy.alert_diastolic) == (180, 110)
+    assert (policy.alert_hr_high, policy.alert_hr_low) == (120, 50)
+    assert (policy.alert_spo2, policy.alert_spo2_critical, policy.alert_spo2_seconds) == (
+        92,
+        90,
+        30,
+    )
+    assert policy.alert_rr_low == 8
+    assert (policy.aldrete_threshold, policy.aldrete_circulation) == (9, "mmhg_20")
+    assert policy.min_observation_minutes == 60
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

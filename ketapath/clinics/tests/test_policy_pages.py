@@ -48,6 +48,23 @@ def _change(**overrides: str) -> dict[str, str]:
         "fasting_food_hours": "6",
         "fasting_clear_liquid_hours": "2",
         "vial_beyond_use_days": "28",
+        "dose_step_mg": "0.50",
+        "im_max_ml_per_site": "2.0",
+        "pre_dose_hold_systolic": "160",
+        "pre_dose_hold_diastolic": "100",
+        "pre_dose_ack_systolic": "140",
+        "pre_dose_ack_diastolic": "90",
+        "alert_systolic": "180",
+        "alert_diastolic": "110",
+        "alert_hr_high": "120",
+        "alert_hr_low": "50",
+        "alert_spo2": "92",
+        "alert_spo2_critical": "90",
+        "alert_spo2_seconds": "30",
+        "alert_rr_low": "8",
+        "aldrete_threshold": "9",
+        "aldrete_circulation": "mmhg_20",
+        "min_observation_minutes": "60",
         "reason": "Board",
     }
     data.update(overrides)
@@ -171,3 +188,11 @@ def test_history_is_paginated(client_for: ClientFor, site: Clinic, director: Use
     assert [row.version for row in first.context["history"]] == list(range(29, 4, -1))
     second = client.get(reverse("clinics:policy") + "?page=2")
     assert [row.version for row in second.context["history"]] == [4, 3, 2, 1]
+
+
+def test_a_choice_setting_reads_as_its_label(
+    client_for: ClientFor, site: Clinic, director: User
+) -> None:
+    page = client_for(director).get(reverse("clinics:policy")).content.decode()
+    assert "Within ±20 mm Hg of the pre-dose systolic pressure" in page
+    assert ">mmhg_20<" not in page
