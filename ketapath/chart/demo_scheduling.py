@@ -336,7 +336,7 @@ VISITS: tuple[VisitCase, ...] = (
         "Did not come; reached by phone, she had the appointment in her diary for the "
         "following week. Rebooked.",
     ),
-    VisitCase(6, DENVER, Appointment.Kind.EVALUATION, "director", 4),
+    VisitCase(6, DENVER, Appointment.Kind.EVALUATION, "director", 0),
     # Denver: not eligible for ketamine (a past brain haemorrhage); a follow-up to go over
     # other treatment.
     VisitCase(13, DENVER, Appointment.Kind.FOLLOW_UP, "prescriber", 2),
@@ -344,8 +344,8 @@ VISITS: tuple[VisitCase, ...] = (
     # medicine) seen by the therapist, with the next visit booked.
     VisitCase(28, CHICAGO, Appointment.Kind.BEHAVIORAL_HEALTH, "therapist2", -6, COMPLETED),
     VisitCase(28, CHICAGO, Appointment.Kind.BEHAVIORAL_HEALTH, "therapist2", 5),
-    # Chicago: a new patient's evaluation.
-    VisitCase(25, CHICAGO, Appointment.Kind.EVALUATION, "director2", 3),
+    # Chicago: a new patient's evaluation, at the first free time from today.
+    VisitCase(25, CHICAGO, Appointment.Kind.EVALUATION, "director2", 0),
     # Chicago: an evaluation booked, then cancelled by the patient.
     VisitCase(
         27,
@@ -356,6 +356,11 @@ VISITS: tuple[VisitCase, ...] = (
         CANCELLED,
         "Patient cancelled: caring for her mother after a hospital stay; she will call to rebook.",
     ),
+    # Today at each site, so the Today page opens on a working day: a visit already seen
+    # this morning (when the morning has passed; the evaluations above are the first free
+    # times from today).
+    VisitCase(12, DENVER, Appointment.Kind.BEHAVIORAL_HEALTH, "therapist", 0, COMPLETED),
+    VisitCase(28, CHICAGO, Appointment.Kind.BEHAVIORAL_HEALTH, "therapist2", 0, COMPLETED),
 )
 
 
@@ -621,7 +626,7 @@ def _visit(
     desk = users[SITE_ROLES[case.site]["desk"]]
     clinician = users[case.clinician]
     first_day = today + timedelta(days=case.day)
-    if case.day < 0:
+    if case.day < 0 or (case.day == 0 and case.outcome == COMPLETED):
         _past_visit(case, patient, clinic, desk, clinician, first_day)
         return
     visit = _book_visit(
