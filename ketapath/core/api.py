@@ -73,8 +73,10 @@ def error_response(
     detail: str,
     code: str,
     errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     body = {
+        **(extra or {}),
         "detail": detail,
         "code": code,
         "errors": [{"field": e.field, "rule": e.rule} for e in errors or []],
@@ -94,7 +96,9 @@ def _loc_to_field(loc: Any) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ApplicationError)
     def _application(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-        return error_response(api, request, exc.status, exc.message, exc.code, exc.errors)
+        return error_response(
+            api, request, exc.status, exc.message, exc.code, exc.errors, exc.extra
+        )
 
     @api.exception_handler(ValidationError)
     def _django_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:

@@ -1,6 +1,7 @@
 """Errors that services raise and interfaces translate (pages: a message; API: JSON)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -24,6 +25,7 @@ class ApplicationError(Exception):
         code: str | None = None,
         errors: list[FieldError] | None = None,
         status: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +34,8 @@ class ApplicationError(Exception):
         if status is not None:
             self.status = status
         self.errors = errors or []
+        # Further top-level fields of the JSON error (a hard stop's "rule").
+        self.extra = extra or {}
 
 
 class InvalidInput(ApplicationError):
