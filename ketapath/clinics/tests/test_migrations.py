@@ -3,6 +3,7 @@ setting's cited default."""
 
 from datetime import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -12,15 +13,12 @@ BEFORE = [("clinics", "0001_initial")]
 AFTER = [("clinics", "0002_policy_pcl5_cutoff")]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_policy_rows_survive_and_get_the_pcl5_default():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
-    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLD")
-    clinic = old.get_model("clinics", "Clinic").objects.create(
+def _old_site(apps: Any, *, prefix: str, name: str) -> Any:
+    """An organisation and one Denver site in a historical state of the models."""
+    org = apps.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix=prefix)
+    return apps.get_model("clinics", "Clinic").objects.create(
         organization=org,
-        name="Old Site",
+        name=name,
         address_line1="1 Main",
         city="Denver",
         state="CO",
@@ -28,6 +26,14 @@ def test_policy_rows_survive_and_get_the_pcl5_default():
         phone="+13035550100",
         time_zone="America/Denver",
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_rows_survive_and_get_the_pcl5_default():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    clinic = _old_site(old, prefix="OLD", name="Old Site")
     old.get_model("clinics", "OpeningHours").objects.create(
         clinic=clinic, weekday=0, opens=time(8), closes=time(17)
     )
@@ -58,17 +64,7 @@ def test_policy_rows_survive_and_get_the_evaluation_and_dosing_defaults():
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
-    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLE")
-    clinic = old.get_model("clinics", "Clinic").objects.create(
-        organization=org,
-        name="Old Site 2",
-        address_line1="1 Main",
-        city="Denver",
-        state="CO",
-        postal_code="80202",
-        phone="+13035550100",
-        time_zone="America/Denver",
-    )
+    clinic = _old_site(old, prefix="OLE", name="Old Site 2")
     old.get_model("clinics", "ClinicPolicy").objects.create(
         clinic=clinic, version=1, mme_caution_at=40, change_reason="Before evaluations"
     )
@@ -97,17 +93,7 @@ def test_policy_rows_survive_and_get_the_message_and_link_defaults():
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
-    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLM")
-    clinic = old.get_model("clinics", "Clinic").objects.create(
-        organization=org,
-        name="Old Site 3",
-        address_line1="1 Main",
-        city="Denver",
-        state="CO",
-        postal_code="80202",
-        phone="+13035550100",
-        time_zone="America/Denver",
-    )
+    clinic = _old_site(old, prefix="OLM", name="Old Site 3")
     old.get_model("clinics", "ClinicPolicy").objects.create(
         clinic=clinic, version=1, nurse_patients_at_once=2, change_reason="Before messages"
     )
@@ -139,17 +125,7 @@ def test_policy_rows_survive_and_get_the_vial_beyond_use_default():
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
-    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLV")
-    clinic = old.get_model("clinics", "Clinic").objects.create(
-        organization=org,
-        name="Old Site 4",
-        address_line1="1 Main",
-        city="Denver",
-        state="CO",
-        postal_code="80202",
-        phone="+13035550100",
-        time_zone="America/Denver",
-    )
+    clinic = _old_site(old, prefix="OLV", name="Old Site 4")
     old.get_model("clinics", "ClinicPolicy").objects.create(
         clinic=clinic, version=1, reminder_lead_hours=24, change_reason="Before the ledger"
     )
@@ -174,17 +150,7 @@ def test_policy_rows_survive_and_get_the_session_threshold_defaults():
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
-    org = old.get_model("clinics", "Organization").objects.create(name="Old", mrn_prefix="OLS")
-    clinic = old.get_model("clinics", "Clinic").objects.create(
-        organization=org,
-        name="Old Site 5",
-        address_line1="1 Main",
-        city="Denver",
-        state="CO",
-        postal_code="80202",
-        phone="+13035550100",
-        time_zone="America/Denver",
-    )
+    clinic = _old_site(old, prefix="OLS", name="Old Site 5")
     old.get_model("clinics", "ClinicPolicy").objects.create(
         clinic=clinic,
         version=1,
