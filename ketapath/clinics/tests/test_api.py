@@ -189,6 +189,45 @@ def test_list_query_count_does_not_grow_with_sites(
 # --- policy -----------------------------------------------------------------------------
 
 
+# Every editable policy field with its cited default: what a new site's policy holds.
+DEFAULT_FIELDS = {
+    "treatment_consent_months": 12,
+    "contact_consent_months": None,
+    "pcl5_provisional_cutoff": 33,
+    "alert_escalation_minutes": 240,
+    "mme_caution_at": 50,
+    "mme_high_at": 90,
+    "evaluation_valid_days": 90,
+    "dose_ceiling_mg_per_kg": 1.0,
+    "nurse_patients_at_once": 1,
+    "reminder_lead_hours": 48,
+    "link_lifetime_hours": 72,
+    "link_birth_date_tries": 5,
+    "pre_session_questionnaire_hours": 24,
+    "follow_up_weeks": "1,4,12",
+    "fasting_food_hours": 6,
+    "fasting_clear_liquid_hours": 2,
+    "vial_beyond_use_days": 28,
+    "dose_step_mg": 0.5,
+    "im_max_ml_per_site": 2.0,
+    "pre_dose_hold_systolic": 160,
+    "pre_dose_hold_diastolic": 100,
+    "pre_dose_ack_systolic": 140,
+    "pre_dose_ack_diastolic": 90,
+    "alert_systolic": 180,
+    "alert_diastolic": 110,
+    "alert_hr_high": 120,
+    "alert_hr_low": 50,
+    "alert_spo2": 92,
+    "alert_spo2_critical": 90,
+    "alert_spo2_seconds": 30,
+    "alert_rr_low": 8,
+    "aldrete_threshold": 9,
+    "aldrete_circulation": "mmhg_20",
+    "min_observation_minutes": 60,
+}
+
+
 @pytest.mark.parametrize(
     "persona",
     [
@@ -211,42 +250,7 @@ def test_everyone_at_the_site_reads_the_policy(
     policy = site.policies.get()
     assert body["id"] == str(policy.id)
     assert body["version"] == 1
-    assert body["fields"] == {
-        "treatment_consent_months": 12,
-        "contact_consent_months": None,
-        "pcl5_provisional_cutoff": 33,
-        "alert_escalation_minutes": 240,
-        "mme_caution_at": 50,
-        "mme_high_at": 90,
-        "evaluation_valid_days": 90,
-        "dose_ceiling_mg_per_kg": 1.0,
-        "nurse_patients_at_once": 1,
-        "reminder_lead_hours": 48,
-        "link_lifetime_hours": 72,
-        "link_birth_date_tries": 5,
-        "pre_session_questionnaire_hours": 24,
-        "follow_up_weeks": "1,4,12",
-        "fasting_food_hours": 6,
-        "fasting_clear_liquid_hours": 2,
-        "vial_beyond_use_days": 28,
-        "dose_step_mg": 0.5,
-        "im_max_ml_per_site": 2.0,
-        "pre_dose_hold_systolic": 160,
-        "pre_dose_hold_diastolic": 100,
-        "pre_dose_ack_systolic": 140,
-        "pre_dose_ack_diastolic": 90,
-        "alert_systolic": 180,
-        "alert_diastolic": 110,
-        "alert_hr_high": 120,
-        "alert_hr_low": 50,
-        "alert_spo2": 92,
-        "alert_spo2_critical": 90,
-        "alert_spo2_seconds": 30,
-        "alert_rr_low": 8,
-        "aldrete_threshold": 9,
-        "aldrete_circulation": "mmhg_20",
-        "min_observation_minutes": 60,
-    }
+    assert body["fields"] == DEFAULT_FIELDS
     assert "Default 12" in body["help"]["treatment_consent_months"]
     # RFC 3339 with the site's offset (Denver: -07:00 or -06:00).
     assert body["changed_at"][-6:] in {"-07:00", "-06:00"}
@@ -265,42 +269,7 @@ def test_director_changes_the_policy(
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["version"] == 2
-    assert body["fields"] == {
-        "treatment_consent_months": 12,
-        "contact_consent_months": 24,
-        "pcl5_provisional_cutoff": 33,
-        "alert_escalation_minutes": 240,
-        "mme_caution_at": 50,
-        "mme_high_at": 90,
-        "evaluation_valid_days": 90,
-        "dose_ceiling_mg_per_kg": 1.0,
-        "nurse_patients_at_once": 1,
-        "reminder_lead_hours": 48,
-        "link_lifetime_hours": 72,
-        "link_birth_date_tries": 5,
-        "pre_session_questionnaire_hours": 24,
-        "follow_up_weeks": "1,4,12",
-        "fasting_food_hours": 6,
-        "fasting_clear_liquid_hours": 2,
-        "vial_beyond_use_days": 28,
-        "dose_step_mg": 0.5,
-        "im_max_ml_per_site": 2.0,
-        "pre_dose_hold_systolic": 160,
-        "pre_dose_hold_diastolic": 100,
-        "pre_dose_ack_systolic": 140,
-        "pre_dose_ack_diastolic": 90,
-        "alert_systolic": 180,
-        "alert_diastolic": 110,
-        "alert_hr_high": 120,
-        "alert_hr_low": 50,
-        "alert_spo2": 92,
-        "alert_spo2_critical": 90,
-        "alert_spo2_seconds": 30,
-        "alert_rr_low": 8,
-        "aldrete_threshold": 9,
-        "aldrete_circulation": "mmhg_20",
-        "min_observation_minutes": 60,
-    }
+    assert body["fields"] == {**DEFAULT_FIELDS, "contact_consent_months": 24}
     assert body["reason"] == "SMS consent renewal"
     assert body["changed_by_name"] == director.display_name
     assert list(site.policies.values_list("version", flat=True)) == [2, 1]
