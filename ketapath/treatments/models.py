@@ -113,6 +113,22 @@ class TreatmentSession(BaseModel):
     verified_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # The second user's own figures from the vial, kept as they were entered.
+    verified_dose_mg = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    verified_volume_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    amount_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    infusion_rate_mg_per_hr = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True
+    )
+
+    # Clinician ratings: pain 0–10 before the dose and before discharge; dissociation as a
+    # clinician 0–4 rating or a CADSS-6 total (clinical.md §1.5).
+    pain_before = models.PositiveSmallIntegerField(null=True, blank=True)
+    pain_after = models.PositiveSmallIntegerField(null=True, blank=True)
+    dissociation_scale = models.CharField(max_length=16, blank=True)
+    dissociation_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    dissociation_at = models.DateTimeField(null=True, blank=True)
 
     # Discharge: the criteria as recorded, and how the patient left.
     discharge = models.JSONField(default=dict, blank=True)
@@ -120,6 +136,13 @@ class TreatmentSession(BaseModel):
     discharged_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # criteria_met, override (a prescriber's reasoned override) or against_advice.
+    discharge_kind = models.CharField(max_length=16, blank=True)
+
+    completed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     signed_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -209,6 +232,39 @@ class AdverseEvent(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} in {self.session_id}"
+
+
+class SessionAlert(BaseModel):
+    """An in-session alert raised by an out-of-range reading (clinical.md §5). It stays
+    open until a clinician in the session clears it with a note of what was done."""
+
+    session = models.ForeignKey(TreatmentSession, on_delete=models.PROTECT, related_name="alerts")
+    rule = models.CharField(max_length=16)  # rules.ALERT_*
+    summary = models.CharField(max_length=300)
+    reading_at = models.DateTimeField()
+    raised_at = models.DateTimeField()
+    raised_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    cleared_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["raised_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cleared_at__isnull=True) | ~Q(note=""),
+                name="session_alert_cleared_has_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} in {self.session_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None
 
 
 class SessionAddendum(BaseModel):

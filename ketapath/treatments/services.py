@@ -30,6 +30,8 @@ from ketapath.observations.services import observations_record
 from ketapath.patients.models import ConsentKind
 from ketapath.patients.selectors import patient_consent_statuses
 from ketapath.pharmacy.models import Substance, Vial
+from ketapath.scheduling.measurement import COMPLETED
+from ketapath.scheduling.messaging import course_schedule
 from ketapath.scheduling.models import Appointment
 from ketapath.treatments import rules
 from ketapath.treatments.models import (
@@ -48,7 +50,10 @@ RULE_PREGNANCY = "pregnancy"
 # Hard stops a prescriber's override with a reason may pass. A missing consent, an open
 # safety alert or a missing readiness check are resolved at their source, not overridden.
 RULE_IM_VOLUME = "im_volume"
-OVERRIDABLE_RULES = (RULE_BP, RULE_PREGNANCY, rules.STOP_CAP, rules.STOP_RANGE, rules.STOP_CEILING)
+RULE_DISCHARGE = "discharge"
+OVERRIDABLE_RULES = (
+    RULE_BP, RULE_PREGNANCY, rules.STOP_CAP, rules.STOP_RANGE, rules.STOP_CEILING, RULE_DISCHARGE
+)  # fmt: skip
 OVERRIDE_REASON_MIN = 10
 REASON_MAX = 500
 
@@ -60,7 +65,14 @@ BOOL_FIELDS = (
     "urinary_symptoms_asked",
     "bp_acknowledged",
 )
-TEXT_FIELDS = {"escort_name": 200, "escort_phone": 40, "history_note": 1000, "urinary_note": 500}
+TEXT_FIELDS = {
+    "escort_name": 200,
+    "escort_phone": 40,
+    "history_note": 1000,
+    "urinary_note": 500,
+    "questionnaires_note": 500,
+}
+PAIN_FIELD = "pain_before"
 VITAL_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 # The observations app's measurement keys for the wire names.
 OBSERVATION_KEYS = {"systolic": obs_rules.SYSTOLIC, "diastolic": obs_rules.DIASTOLIC}
@@ -71,6 +83,7 @@ PRE_CHECK_FIELDS = (
     *TEXT_FIELDS,
     "pregnancy_status",
     "history_review",
+    PAIN_FIELD,
     *VITAL_FIELDS,
 )
 # What the pre-check needs before a dose can be ordered.
@@ -82,6 +95,7 @@ PRE_CHECK_REQUIRED = (
     "pregnancy_status",
     "history_review",
     "urinary_symptoms_asked",
+    PAIN_FIELD,
     "systolic",
     "diastolic",
 )
@@ -119,6 +133,10 @@ MESSAGE_TEXT = "Must be text of at most {n} characters."
 MESSAGE_CHOICE = "Must be one of: {choices}."
 MESSAGE_UNKNOWN_FIELD = "Not a pre-check field."
 MESSAGE_WHOLE = "Must be a whole number."
+MESSAGE_PAIN = "Must be a whole number from 0 (no pain) to 10 (worst imaginable)."
+MESSAGE_QUESTIONNAIRES = (
+    "The pre-session questionnaires are not all done ({missing}): enter them now, or say why not."
+)
 MESSAGE_RULE = "Must be one of the hard stops that an override passes: {choices}."
 MESSAGE_REASON_SHORT = f"Give a reason of at least {OVERRIDE_REASON_MIN} characters."
 MESSAGE_REASON_LONG = f"At most {REASON_MAX} characters."
@@ -298,6 +316,11 @@ def _clean_pre_check(data: dict[str, Any]) -> tuple[dict[str, Any], list[FieldEr
                 errors.append(FieldError(name, MESSAGE_CHOICE.format(choices=choices)))
             else:
                 clean[name] = value
+        elif name == PAIN_FIELD:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+                errors.append(FieldError(name, MESSAGE_PAIN))
+            else:
+                clean[name] = value
         else:  # a vital sign
             if isinstance(value, bool) or not isinstance(value, int):
                 errors.append(FieldError(name, MESSAGE_WHOLE))
@@ -336,10 +359,25 @@ def bp_band(session: TreatmentSession, systolic: int, diastolic: int) -> rules.P
     )
 
 
+def pre_session_questionnaires_missing(session: TreatmentSession) -> list[str]:
+    """Instrument codes of this session's pre-session questionnaires (the template's, on
+    the course's measurement schedule) not yet answered."""
+    rows = course_schedule(session.course)
+    return sorted(
+        {
+            row.item.instrument
+            for row in rows
+            if row.item.appointment_id == session.appointment_id and row.status != COMPLETED
+        }
+    )
+
+
 def pre_check_missing(session: TreatmentSession) -> list[str]:
     """The pre-check items still to record (empty when the pre-check is complete)."""
     answers = session.pre_check or {}
     missing = [name for name in PRE_CHECK_REQUIRED if answers.get(name) in (None, "", False)]
+    if answers.get("questionnaires_missing") and not answers.get("questionnaires_note"):
+        missing.append("questionnaires_note")
     if answers.get("bp_band") == rules.PreDoseBp.ACKNOWLEDGE and not answers.get("bp_acknowledged"):
         missing.append("bp_acknowledged")
     return missing
@@ -384,6 +422,7 @@ def precheck_update(*, user: User, session: TreatmentSession, data: dict[str, An
         merged["bp_band"] = str(band)
     else:
         merged.pop("bp_band", None)
+    merged["questionnaires_missing"] = pre_session_questionnaires_missing(session)
     now = timezone.now()
     vitals = {
         OBSERVATION_KEYS.get(k, k): clean[k] for k in VITAL_FIELDS if clean.get(k) is not None
@@ -402,7 +441,12 @@ def precheck_update(*, user: User, session: TreatmentSession, data: dict[str, An
         session.pre_check = merged
         session.pre_check_by = user
         session.pre_check_at = now
-        session.save(update_fields=["pre_check", "pre_check_by", "pre_check_at", "updated_at"])
+        session.pain_before = merged.get(PAIN_FIELD)
+        session.save(
+            update_fields=[
+                "pre_check", "pre_check_by", "pre_check_at", "pain_before", "updated_at"
+            ]
+        )  # fmt: skip
         _audit(user, Action.UPDATE, session, {"pre_check": sorted(clean)})
 
 
