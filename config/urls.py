@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("ketapath.portal.staff_urls")),
     path("p/", include("ketapath.portal.urls")),
     path("pharmacy/", include("ketapath.pharmacy.urls")),
+    path("", include("ketapath.treatments.urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

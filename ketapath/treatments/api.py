@@ -13,21 +13,30 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Query, Router, Status
 
 from ketapath.accounts.models import User
 from ketapath.accounts.permissions import clinic_ids_for
-from ketapath.accounts.services import Action, audit
+from ketapath.accounts.services import Action, audit, co_signer_verify
 from ketapath.core.api import MESSAGE_FORBIDDEN, ErrorOut
 from ketapath.core.errors import MESSAGE_INVALID, FieldError, Forbidden, InvalidInput, NotFound
 from ketapath.core.pagination import paginate
 from ketapath.core.timeutils import rfc3339
 from ketapath.scheduling.selectors import appointment_get_for_user
-from ketapath.treatments import selectors, services
-from ketapath.treatments.models import DailyReadiness, TreatmentSession
+from ketapath.treatments import charting, selectors, services
+from ketapath.treatments.models import DailyReadiness, SessionAlert, TreatmentSession
 from ketapath.treatments.rules import DEFAULT_STEP_MG, DoseResult, RuleInputError, dose
 from ketapath.treatments.schemas import (
     AbortIn,
+    AddendumIn,
+    AddendumOut,
+    AdministrationIn,
+    AdverseEventIn,
+    AdverseEventOut,
+    AlertClearIn,
+    AlertOut,
+    DischargeIn,
     DoseCalculateIn,
     DoseCalculateOut,
     DoseOrderIn,
@@ -35,15 +44,19 @@ from ketapath.treatments.schemas import (
     OverrideIn,
     OverrideOut,
     PreCheckIn,
+    RatingsIn,
     ReadinessIn,
     ReadinessOut,
     SessionFilters,
     SessionListOut,
     SessionOut,
+    VitalsIn,
+    VitalsOut,
 )
 
 router = Router()
 
+PREFETCH = ("overrides__by", "alerts", "adverse_events", "addenda__author")
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 MESSAGE_STATUS = "Must be one of: {choices}."
 MESSAGE_APPOINTMENT_NOT_FOUND = "No such appointment among your sites."
@@ -53,8 +66,30 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _session_out(session: TreatmentSession) -> dict[str, Any]:
+def _reading_out(reading: selectors.Reading, tz: str) -> dict[str, Any]:
+    return {"taken_at": rfc3339(reading.taken_at, tz), **reading.values}
+
+
+def _alert_out(alert: SessionAlert, tz: str) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "summary": alert.summary,
+        "reading_at": rfc3339(alert.reading_at, tz),
+        "raised_at": rfc3339(alert.raised_at, tz),
+        "open": alert.is_open,
+        "cleared_by": alert.cleared_by_id,
+        "cleared_at": rfc3339(alert.cleared_at, tz),
+        "note": alert.note,
+    }
+
+
+def _session_out(
+    session: TreatmentSession, readings: list[selectors.Reading] | None = None
+) -> dict[str, Any]:
     tz = session.clinic.time_zone
+    readings = selectors.session_readings(session) if readings is None else readings
+    plan = selectors.vitals_plan(session, timezone.now(), readings)
     return {
         "id": session.id,
         "status": session.status,
@@ -90,6 +125,61 @@ def _session_out(session: TreatmentSession) -> dict[str, Any]:
         "vial": session.vial_id,
         "ordered_by": session.ordered_by_id,
         "ordered_at": rfc3339(session.ordered_at, tz),
+        "second_check_by": session.verified_by_id,
+        "second_check_at": rfc3339(session.verified_at, tz),
+        "given_at": rfc3339(session.given_at, tz),
+        "given_by": session.given_by_id,
+        "route": session.route,
+        "injection_site": session.injection_site,
+        "amount_mg": session.amount_mg,
+        "amount_ml": session.amount_ml,
+        "infusion_minutes": session.infusion_minutes,
+        "infusion_rate_mg_per_hr": session.infusion_rate_mg_per_hr,
+        "draw": session.draw_entry_id,
+        "pain_before": session.pain_before,
+        "pain_after": session.pain_after,
+        "dissociation_scale": session.dissociation_scale,
+        "dissociation_score": session.dissociation_score,
+        "vitals": [_reading_out(r, tz) for r in readings],
+        "vitals_schedule": [
+            {
+                "offset_minutes": p.offset_minutes,
+                "due_at": rfc3339(p.due_at, tz),
+                "status": str(p.status),
+                "taken_at": rfc3339(p.taken_at, tz),
+            }
+            for p in plan
+        ],
+        "alerts": [_alert_out(a, tz) for a in session.alerts.all()],
+        "adverse_events": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "severity": e.severity,
+                "onset": rfc3339(e.onset, tz),
+                "description": e.description,
+                "action": e.action,
+                "medication": e.medication,
+                "recorded_by": e.recorded_by_id,
+            }
+            for e in session.adverse_events.all()
+        ],
+        "discharge": session.discharge or {},
+        "discharge_kind": session.discharge_kind,
+        "discharged_at": rfc3339(session.discharged_at, tz),
+        "discharged_by": session.discharged_by_id,
+        "completed_by": session.completed_by_id,
+        "completed_at": rfc3339(session.completed_at, tz),
+        "addenda": [
+            {
+                "id": a.id,
+                "author": a.author_id,
+                "author_name": a.author.display_name,
+                "at": rfc3339(a.created_at, tz),
+                "text": a.text,
+            }
+            for a in session.addenda.all()
+        ],
         "signed_by": session.signed_by_id,
         "signed_at": rfc3339(session.signed_at, tz),
         "aborted_by": session.aborted_by_id,
@@ -178,8 +268,9 @@ def session_list(request: HttpRequest, filters: Query[SessionFilters]) -> dict[s
         date_from=filters.date_from,
         date_to=filters.date_to,
         status=filters.status,
-    ).prefetch_related("overrides__by")
+    ).prefetch_related(*PREFETCH)
     page = paginate(sessions, filters.page, filters.page_size)
+    readings = selectors.readings_for(list(page.items))
     audit(
         user=user,
         action=Action.SEARCH,
@@ -187,7 +278,7 @@ def session_list(request: HttpRequest, filters: Query[SessionFilters]) -> dict[s
         object_type="treatment_session",
         detail={"via": "api", "count": page.count, "ids": [str(s.id) for s in page.items]},
     )
-    return {"items": [_session_out(s) for s in page.items], "count": page.count}
+    return {"items": [_session_out(s, readings[s.id]) for s in page.items], "count": page.count}
 
 
 @router.get("/sessions/{session_id}", response={200: SessionOut, **ERRORS})
@@ -267,6 +358,212 @@ def session_abort(request: HttpRequest, session_id: UUID, payload: AbortIn) -> d
     session = selectors.session_get_for_user(user=_user(request), session_id=session_id)
     services.session_abort(user=_user(request), session=session, reason=payload.reason)
     return _fresh(request, session.id)
+
+
+CO_SIGN_ROLES = frozenset({"medical_director", "prescriber", "nurse"})
+CO_SIGN_WHO = "The second checker"
+
+
+def _get(request: HttpRequest, session_id: UUID) -> TreatmentSession:
+    return selectors.session_get_for_user(user=_user(request), session_id=session_id)
+
+
+@router.post(
+    "/sessions/{session_id}/administration",
+    response={200: SessionOut, **ERRORS},
+    summary="The independent second check (co-signed) and the administration, drawn "
+    "through the ledger",
+)
+def session_administration(
+    request: HttpRequest, session_id: UUID, payload: AdministrationIn
+) -> dict[str, Any]:
+    session = _get(request, session_id)
+    user = _user(request)
+    second = co_signer_verify(
+        request=request,
+        username=payload.co_sign.username,
+        password=payload.co_sign.password,
+        acting_user=user,
+        clinic=session.clinic,
+        allowed_roles=CO_SIGN_ROLES,
+        who=CO_SIGN_WHO,
+        purpose="session_second_check",
+        patient_id=session.patient_id,
+    )
+    charting.administration_record(
+        user=user,
+        second=second,
+        session=session,
+        check=charting.SecondCheck(
+            dose_mg=payload.second_check.dose_mg, volume_ml=payload.second_check.volume_ml
+        ),
+        injection_site=payload.injection_site,
+        given_at=payload.given_at,
+        amount_mg=payload.amount_mg,
+        partial_reason=payload.partial_reason,
+        infusion_minutes=payload.infusion_minutes,
+        infusion_rate_mg_per_hr=payload.infusion_rate_mg_per_hr,
+    )
+    return _fresh(request, session.id)
+
+
+@router.post(
+    "/sessions/{session_id}/vitals",
+    response={201: VitalsOut, **ERRORS},
+    summary="A set of vitals; out-of-range readings raise in-session alerts",
+)
+def session_vitals(
+    request: HttpRequest, session_id: UUID, payload: VitalsIn
+) -> Status[dict[str, Any]]:
+    session = _get(request, session_id)
+    values = payload.dict(exclude={"taken_at", "spo2_low_seconds"})
+    result = charting.vitals_record(
+        user=_user(request),
+        session=session,
+        values=values,
+        taken_at=payload.taken_at,
+        spo2_low_seconds=payload.spo2_low_seconds,
+    )
+    tz = session.clinic.time_zone
+    return Status(
+        201,
+        {
+            "session": _fresh(request, session.id),
+            "alerts_raised": [_alert_out(a, tz) for a in result.alerts],
+        },
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/alerts/{alert_id}/clear",
+    response={200: AlertOut, **ERRORS},
+    summary="Clear an in-session alert with a note of what was done",
+)
+def session_alert_clear(
+    request: HttpRequest, session_id: UUID, alert_id: UUID, payload: AlertClearIn
+) -> dict[str, Any]:
+    session = _get(request, session_id)
+    alert = session.alerts.filter(id=alert_id).first()
+    if alert is None:
+        raise NotFound("No such alert in this session.")
+    cleared = charting.session_alert_clear(user=_user(request), alert=alert, note=payload.note)
+    return _alert_out(cleared, session.clinic.time_zone)
+
+
+@router.post(
+    "/sessions/{session_id}/adverse-events",
+    response={201: AdverseEventOut, **ERRORS},
+    summary="An adverse event: kind, severity, onset, action and any medication given",
+)
+def session_adverse_event(
+    request: HttpRequest, session_id: UUID, payload: AdverseEventIn
+) -> Status[dict[str, Any]]:
+    session = _get(request, session_id)
+    event = charting.adverse_event_record(
+        user=_user(request),
+        session=session,
+        kind=payload.kind,
+        severity=payload.severity,
+        onset=payload.onset,
+        action=payload.action,
+        description=payload.description,
+        medication=payload.medication,
+    )
+    return Status(
+        201,
+        {
+            "id": event.id,
+            "kind": event.kind,
+            "severity": event.severity,
+            "onset": rfc3339(event.onset, session.clinic.time_zone),
+            "description": event.description,
+            "action": event.action,
+            "medication": event.medication,
+            "recorded_by": event.recorded_by_id,
+        },
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/ratings",
+    response={200: SessionOut, **ERRORS},
+    summary="Pain 0–10 before discharge and dissociation (clinician 0–4 or CADSS-6 total)",
+)
+def session_ratings(request: HttpRequest, session_id: UUID, payload: RatingsIn) -> dict[str, Any]:
+    session = _get(request, session_id)
+    charting.ratings_record(
+        user=_user(request),
+        session=session,
+        pain_after=payload.pain_after,
+        dissociation_scale=payload.dissociation_scale,
+        dissociation_score=payload.dissociation_score,
+    )
+    return _fresh(request, session.id)
+
+
+@router.post(
+    "/sessions/{session_id}/discharge",
+    response={200: SessionOut, **ERRORS},
+    summary="The discharge assessment; unmet criteria are a hard stop (rule discharge, "
+    "with the unmet list); against medical advice is its own path",
+)
+def session_discharge(
+    request: HttpRequest, session_id: UUID, payload: DischargeIn
+) -> dict[str, Any]:
+    session = _get(request, session_id)
+    charting.discharge_record(
+        user=_user(request),
+        session=session,
+        data=payload.dict(exclude={"leave_now", "against_medical_advice", "ama_note"}),
+        leave_now=payload.leave_now,
+        against_medical_advice=payload.against_medical_advice,
+        ama_note=payload.ama_note,
+    )
+    return _fresh(request, session.id)
+
+
+@router.post(
+    "/sessions/{session_id}/complete",
+    response={200: SessionOut, **ERRORS},
+    summary="The nurse completes the note after discharge",
+)
+def session_complete(request: HttpRequest, session_id: UUID) -> dict[str, Any]:
+    session = _get(request, session_id)
+    charting.session_complete(user=_user(request), session=session)
+    return _fresh(request, session.id)
+
+
+@router.post(
+    "/sessions/{session_id}/sign",
+    response={200: SessionOut, **ERRORS},
+    summary="The prescriber signs; hard stops: ledger (draw = given + wasted), open_session_alert",
+)
+def session_sign(request: HttpRequest, session_id: UUID) -> dict[str, Any]:
+    session = _get(request, session_id)
+    charting.session_sign(user=_user(request), session=session)
+    return _fresh(request, session.id)
+
+
+@router.post(
+    "/sessions/{session_id}/addenda",
+    response={201: AddendumOut, **ERRORS},
+    summary="An addendum to a signed note; the original stays as it was",
+)
+def session_addendum(
+    request: HttpRequest, session_id: UUID, payload: AddendumIn
+) -> Status[dict[str, Any]]:
+    session = _get(request, session_id)
+    addendum = charting.addendum_add(user=_user(request), session=session, text=payload.text)
+    return Status(
+        201,
+        {
+            "id": addendum.id,
+            "author": addendum.author_id,
+            "author_name": addendum.author.display_name,
+            "at": rfc3339(addendum.created_at, session.clinic.time_zone),
+            "text": addendum.text,
+        },
+    )
 
 
 @router.post(

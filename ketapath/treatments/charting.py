@@ -37,6 +37,7 @@ from ketapath.treatments.models import (
 from ketapath.treatments.services import (
     MESSAGE_DOCUMENT_FORBIDDEN,
     OBSERVATION_KEYS,
+    PAIN_OBSERVATION,
     REASON_MAX,
     RULE_DISCHARGE,
     HardStop,
@@ -56,11 +57,6 @@ RULE_OPEN_SESSION_ALERT = "open_session_alert"
 # stored or shown (the CADSS is copyright, clinical.md §1.5 licences).
 DISSOCIATION_SCALES = {"clinician_0_4": 4, "cadss_6": 24}
 PAIN_MAX = 10  # the 0–10 numeric rating scale (clinical.md §2.1)
-
-# A reading counts for a scheduled one within this many minutes either side of its due
-# time. A workflow choice (no source sets it): a nurse at the bedside takes a set of
-# vitals within a few minutes of the mark; later than this it shows as overdue.
-VITALS_GRACE_MINUTES = 5
 
 CO_SIGN_ROLES = frozenset({"medical_director", "prescriber", "nurse"})
 
@@ -540,7 +536,18 @@ def ratings_record(
     if not fields:
         errors.append(FieldError("pain_after", MESSAGE_RATING_NONE))
     _errors(errors)
-    session.save(update_fields=[*fields, "updated_at"])
+    with transaction.atomic():
+        if pain_after is not None:
+            observations_record(
+                user=user,
+                patient=session.patient,
+                clinic=session.clinic,
+                taken_at=timezone.now(),
+                measurements={PAIN_OBSERVATION: pain_after},
+                context_kind=Observation.ContextKind.SESSION,
+                context_id=session.id,
+            )
+        session.save(update_fields=[*fields, "updated_at"])
     _audit(user, Action.UPDATE, session, {"ratings": fields})
     return session
 

@@ -1,6 +1,6 @@
 """Wire shapes of the session API (DESIGN §5a: units in field names, numbers as numbers)."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -128,6 +128,32 @@ class SessionOut(Schema):
     vial: UUID | None
     ordered_by: UUID | None
     ordered_at: str | None
+    second_check_by: UUID | None
+    second_check_at: str | None
+    given_at: str | None
+    given_by: UUID | None
+    route: str
+    injection_site: str
+    amount_mg: Decimal | None
+    amount_ml: Decimal | None
+    infusion_minutes: int | None
+    infusion_rate_mg_per_hr: Decimal | None
+    draw: UUID | None
+    pain_before: int | None
+    pain_after: int | None
+    dissociation_scale: str
+    dissociation_score: int | None
+    vitals: list["ReadingOut"]
+    vitals_schedule: list["VitalsDueOut"]
+    alerts: list["AlertOut"]
+    adverse_events: list["AdverseEventOut"]
+    discharge: dict[str, Any]
+    discharge_kind: str
+    discharged_at: str | None
+    discharged_by: UUID | None
+    completed_by: UUID | None
+    completed_at: str | None
+    addenda: list["AddendumOut"]
     signed_by: UUID | None
     signed_at: str | None
     aborted_by: UUID | None
@@ -164,3 +190,151 @@ class DoseOrderIn(Schema):
 class DoseOrderOut(Schema):
     session: SessionOut
     dose: DoseCalculateOut
+
+
+class ReadingOut(Schema):
+    taken_at: str
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+
+
+class VitalsDueOut(Schema):
+    offset_minutes: int
+    due_at: str
+    status: str = Field(description="done, due, overdue or upcoming")
+    taken_at: str | None
+
+
+class AlertOut(Schema):
+    id: UUID
+    rule: str
+    summary: str
+    reading_at: str
+    raised_at: str
+    open: bool
+    cleared_by: UUID | None
+    cleared_at: str | None
+    note: str
+
+
+class AdverseEventOut(Schema):
+    id: UUID
+    kind: str
+    severity: str
+    onset: str
+    description: str
+    action: str
+    medication: str
+    recorded_by: UUID
+
+
+class AddendumOut(Schema):
+    id: UUID
+    author: UUID
+    author_name: str
+    at: str
+    text: str
+
+
+class CoSignIn(Schema):
+    username: str = ""
+    password: str = ""
+
+
+class SecondCheckIn(Schema):
+    dose_mg: Decimal = Field(description="The second user's own dose, recomputed from the vial")
+    volume_ml: Decimal = Field(description="The second user's own volume, mL")
+
+
+class AdministrationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    second_check: SecondCheckIn
+    co_sign: CoSignIn = Field(description="The second user's username and password")
+    injection_site: str = Field(description="Injection site (IM) or cannula site (IV)")
+    given_at: datetime | None = Field(None, description="When given; now if not sent")
+    amount_mg: Decimal | None = Field(
+        None, description="Amount given; the ordered dose if not sent"
+    )
+    partial_reason: str = Field("", description="Why less than the ordered dose was given")
+    infusion_minutes: int | None = Field(None, description="IV only: the infusion's length")
+    infusion_rate_mg_per_hr: Decimal | None = Field(None, description="IV only: the rate")
+
+
+class VitalsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    respiratory_rate: int | None = None
+    taken_at: datetime | None = Field(None, description="When taken; now if not sent")
+    spo2_low_seconds: int | None = Field(
+        None, description="How long the oximeter showed SpO2 below the alert level, seconds"
+    )
+
+
+class VitalsOut(Schema):
+    session: SessionOut
+    alerts_raised: list[AlertOut]
+
+
+class AlertClearIn(Schema):
+    note: str
+
+
+class AdverseEventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(
+        description="nausea_vomiting, hypertension, emergence_agitation, excess_sedation, "
+        "respiratory_depression or other"
+    )
+    severity: str = Field(description="mild, moderate or severe")
+    onset: datetime
+    action: str
+    description: str = ""
+    medication: str = Field("", description="Any medication given: name, dose, route, time")
+
+
+class RatingsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    pain_after: int | None = Field(None, description="0–10 before discharge")
+    dissociation_scale: str | None = Field(None, description="clinician_0_4 or cadss_6")
+    dissociation_score: int | None = Field(None, description="0–4, or the CADSS-6 total 0–24")
+
+
+class DischargeIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    activity: int | None = Field(None, description="Aldrete activity 0–2")
+    respiration: int | None = Field(None, description="Aldrete respiration 0–2")
+    consciousness: int | None = Field(None, description="Aldrete consciousness 0–2")
+    spo2_points: int | None = Field(None, description="Aldrete oxygen saturation 0–2")
+    systolic: int | None = Field(
+        None, description="Systolic now; the circulation item is scored against the pre-dose"
+    )
+    spo2_room_air: bool | None = None
+    mental_status_baseline: bool | None = None
+    gait_steady: bool | None = None
+    nausea_controlled: bool | None = None
+    escort_present: bool | None = None
+    escort_name: str = ""
+    aftercare_acknowledged: bool | None = None
+    leave_now: bool = Field(True, description="False: criteria met, waiting (status ready)")
+    against_medical_advice: bool = False
+    ama_note: str = Field("", description="Against medical advice: what was said, to whom")
+
+
+class AddendumIn(Schema):
+    text: str
+
+
+SessionOut.model_rebuild()
+SessionListOut.model_rebuild()
+DoseOrderOut.model_rebuild()

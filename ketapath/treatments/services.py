@@ -73,6 +73,7 @@ TEXT_FIELDS = {
     "questionnaires_note": 500,
 }
 PAIN_FIELD = "pain_before"
+PAIN_OBSERVATION = "pain"
 VITAL_FIELDS = ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 # The observations app's measurement keys for the wire names.
 OBSERVATION_KEYS = {"systolic": obs_rules.SYSTOLIC, "diastolic": obs_rules.DIASTOLIC}
@@ -427,6 +428,9 @@ def precheck_update(*, user: User, session: TreatmentSession, data: dict[str, An
     vitals = {
         OBSERVATION_KEYS.get(k, k): clean[k] for k in VITAL_FIELDS if clean.get(k) is not None
     }
+    if clean.get(PAIN_FIELD) is not None:
+        # "Pain now" at a session is an observation (observations.rules kind "pain").
+        vitals[PAIN_OBSERVATION] = clean[PAIN_FIELD]
     with transaction.atomic():
         if vitals:
             observations_record(

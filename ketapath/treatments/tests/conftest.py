@@ -29,11 +29,15 @@ COMPLETE = {
     "pregnancy_status": "not_applicable",
     "history_review": "unchanged",
     "urinary_symptoms_asked": True,
+    "pain_before": 7,
     "systolic": 128,
     "diastolic": 82,
     "heart_rate": 72,
     "spo2": 98,
 }
+# The test template asks pain-nrs and PEG before each session; none are answered here.
+QUESTIONNAIRES_NOTE = {"questionnaires_note": "Phone questionnaires not done; declined today."}
+COMPLETE_WITH_NOTE = {**COMPLETE, **QUESTIONNAIRES_NOTE}
 
 
 @pytest.fixture
@@ -68,6 +72,6 @@ def session(nurse: User, checked_in: Appointment, readiness: DailyReadiness) -> 
 
 @pytest.fixture
 def pre_checked(nurse: User, session: TreatmentSession) -> TreatmentSession:
-    services.precheck_update(user=nurse, session=session, data=COMPLETE)
+    services.precheck_update(user=nurse, session=session, data=COMPLETE_WITH_NOTE)
     session.refresh_from_db()
     return session

@@ -23,7 +23,8 @@ from ketapath.pharmacy.models import Vial
 from ketapath.scheduling.models import Appointment
 from ketapath.treatments import services
 from ketapath.treatments.models import SESSION_STATUSES, DailyReadiness, TreatmentSession
-from ketapath.treatments.tests.conftest import ALL_READY, COMPLETE
+from ketapath.questionnaires.services import response_record
+from ketapath.treatments.tests.conftest import ALL_READY, COMPLETE, QUESTIONNAIRES_NOTE
 
 pytestmark = pytest.mark.django_db
 
@@ -124,16 +125,46 @@ def test_complete_pre_check_records_baseline_vitals(nurse: User, session: Treatm
     services.precheck_update(user=nurse, session=session, data=COMPLETE)
     session.refresh_from_db()
     assert session.pre_check["bp_band"] == "ok"
+    assert session.pain_before == COMPLETE["pain_before"]
+    # The template's questionnaires before the session are not answered: say why, or enter.
+    assert session.pre_check["questionnaires_missing"] == ["pain-nrs", "peg"]
+    assert services.pre_check_missing(session) == ["questionnaires_note"]
+    services.precheck_update(user=nurse, session=session, data=QUESTIONNAIRES_NOTE)
+    session.refresh_from_db()
     assert services.pre_check_missing(session) == []
     rows = Observation.objects.filter(context_kind="session", context_id=session.id)
-    assert sorted(rows.values_list("code", flat=True)) == ["2708-6", "8462-4", "8480-6", "8867-4"]
+    assert sorted(rows.values_list("code", flat=True)) == [
+        "2708-6", "72514-3", "8462-4", "8480-6", "8867-4"
+    ]  # fmt: skip
+
+
+def test_answered_pre_session_questionnaires_need_no_note(
+    nurse: User, session: TreatmentSession
+) -> None:
+    response_record(
+        user=nurse,
+        patient=session.patient,
+        clinic=session.clinic,
+        instrument_code="pain-nrs",
+        answers={"1": 6},
+        context="pre_session",
+        context_id=session.appointment_id,
+    )
+    services.precheck_update(user=nurse, session=session, data=COMPLETE)
+    session.refresh_from_db()
+    assert session.pre_check["questionnaires_missing"] == ["peg"]
+    assert services.pre_check_missing(session) == ["questionnaires_note"]
 
 
 def test_pre_check_merges_partial_answers(nurse: User, session: TreatmentSession) -> None:
     services.precheck_update(user=nurse, session=session, data={"identity_confirmed": True})
     services.precheck_update(user=nurse, session=session, data={"escort_name": " Sam "})
     session.refresh_from_db()
-    assert session.pre_check == {"identity_confirmed": True, "escort_name": "Sam"}
+    assert session.pre_check == {
+        "identity_confirmed": True,
+        "escort_name": "Sam",
+        "questionnaires_missing": ["pain-nrs", "peg"],
+    }
 
 
 def test_pre_check_bad_input_names_the_field(nurse: User, session: TreatmentSession) -> None:
