@@ -120,6 +120,12 @@ MESSAGE_ADDENDUM_TEXT = "Write the addendum (5 to 4000 characters)."
 AMA_NOTE_MIN = 20
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal without trailing zeros or exponent: 50.000 → "50", 0.960 → "0.96"."""
+    text = format(value.normalize(), "f")
+    return text
+
+
 def _errors(errors: list[FieldError]) -> None:
     if errors:
         raise InvalidInput(MESSAGE_INVALID, errors=errors)
@@ -219,9 +225,9 @@ def administration_record(
         and (their_dose != session.dose_mg or their_volume != session.volume_ml)
     ):
         message = MESSAGE_SECOND_CHECK_DIFFERS.format(
-            dose_mg=session.dose_mg,
-            volume_ml=session.volume_ml,
-            concentration=session.concentration_mg_per_ml.normalize(),
+            dose_mg=plain(session.dose_mg),
+            volume_ml=plain(session.volume_ml),
+            concentration=plain(session.concentration_mg_per_ml),
         )
         errors.append(FieldError("second_check", message))
     site = " ".join((injection_site or "").split())
@@ -387,9 +393,6 @@ def vitals_record(
             context_id=session.id,
         )
         samples = _spo2_samples(session)
-        if "spo2" in clean and spo2_low_seconds:
-            # The monitor's own duration: the low run began that long before this reading.
-            samples.append((at - timedelta(seconds=spo2_low_seconds), int(clean["spo2"])))
         reading = rules.VitalsReading(
             systolic=clean.get("systolic"),
             diastolic=clean.get("diastolic"),
@@ -398,6 +401,12 @@ def vitals_record(
             spo2=samples if "spo2" in clean else (),
         )
         names = rules.in_session_alerts(reading, thresholds)
+        if spo2_low_seconds and rules.ALERT_SPO2_LOW not in names:
+            # The monitor's own duration: the low run began that long before this reading.
+            value = int(clean["spo2"])
+            run = [(at - timedelta(seconds=spo2_low_seconds), value), (at, value)]
+            if rules.spo2_sustained_low(run, thresholds.spo2_below, thresholds.spo2_seconds):
+                names.append(rules.ALERT_SPO2_LOW)
         # A sustained-low run seen again is the same alert while one is still open.
         open_rules = set(
             session.alerts.filter(cleared_at__isnull=True).values_list("rule", flat=True)
