@@ -1,6 +1,8 @@
 """Ketamine sessions: the day's readiness check at a site, the session from check-in to a
 signed note, its overrides of hard stops, adverse events and addenda (DESIGN §6, §9)."""
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -180,6 +182,27 @@ class TreatmentSession(BaseModel):
     def is_closed(self) -> bool:
         return self.status in {self.Status.SIGNED, self.Status.ABORTED}
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A signed note is immutable (PostgreSQL also refuses it, migration 0003)."""
+        if (
+            not self._state.adding
+            and TreatmentSession.objects.filter(pk=self.pk, status=self.Status.SIGNED).exists()
+        ):
+            raise SignedNoteLocked(MESSAGE_SIGNED_LOCKED)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.status == self.Status.SIGNED:
+            raise SignedNoteLocked(MESSAGE_SIGNED_LOCKED)
+        return super().delete(*args, **kwargs)
+
+
+MESSAGE_SIGNED_LOCKED = "A signed session note is immutable: add an addendum."
+
+
+class SignedNoteLocked(Exception):
+    """A change to a signed session note was attempted below the services."""
+
 
 class SessionOverride(BaseModel):
     """A prescriber's reasoned override of one hard stop in one session."""
@@ -277,6 +300,11 @@ class SessionAddendum(BaseModel):
     class Meta:
         ordering = ["created_at"]
         verbose_name_plural = "session addenda"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise SignedNoteLocked("Addenda are kept as written: add another addendum.")
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"Addendum to {self.session_id}"

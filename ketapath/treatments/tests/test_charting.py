@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ketapath.accounts.models import User
@@ -15,7 +16,7 @@ from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import LedgerEntry, Vial
 from ketapath.scheduling.models import Appointment, Course
 from ketapath.treatments import charting, selectors, services
-from ketapath.treatments.models import SessionAlert, TreatmentSession
+from ketapath.treatments.models import SessionAlert, SignedNoteLocked, TreatmentSession
 
 WEIGHT = Decimal("80")  # the evaluation's weight: no change to confirm
 
@@ -558,3 +559,33 @@ def test_addenda_only_on_signed_notes_and_keep_the_original(
     assert before == after
     with pytest.raises(InvalidInput):
         charting.addendum_add(user=nurse, session=completed, text="  ")
+
+
+def test_a_signed_note_refuses_a_save_below_the_services(
+    prescriber: User, completed: TreatmentSession
+) -> None:
+    charting.session_sign(user=prescriber, session=completed)
+    completed.pain_after = 0
+    with pytest.raises(SignedNoteLocked):
+        completed.save()
+    assert TreatmentSession.objects.get(id=completed.id).pain_after == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL")
+def test_postgresql_refuses_raw_changes_to_a_signed_note(
+    prescriber: User, nurse: User, completed: TreatmentSession
+) -> None:
+    charting.session_sign(user=prescriber, session=completed)
+    addendum = charting.addendum_add(user=nurse, session=completed, text="Home safely, called.")
+    for sql, key in (
+        ("UPDATE treatments_treatmentsession SET pain_after = 0 WHERE id = %s", completed.id),
+        ("DELETE FROM treatments_treatmentsession WHERE id = %s", completed.id),
+        ("UPDATE treatments_sessionaddendum SET text = 'x' WHERE id = %s", addendum.id),
+    ):
+        with (
+            pytest.raises(DatabaseError, match=r"immutable|as written"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [key])
+    assert TreatmentSession.objects.get(id=completed.id).pain_after == 3
