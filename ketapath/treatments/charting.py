@@ -717,6 +717,10 @@ def _discharged(user: User, session: TreatmentSession, now: datetime) -> None:
         ]
     )  # fmt: skip
     _audit(user, Action.UPDATE, session, {"discharged": session.discharge_kind})
+    # The visit is over: the appointment is completed (its check-in time kept).
+    Appointment.objects.filter(
+        id=session.appointment_id, status=Appointment.Status.CHECKED_IN
+    ).update(status=Appointment.Status.COMPLETED, updated_at=now)
 
 
 # --- complete, sign, addenda -------------------------------------------------------------------

@@ -379,6 +379,8 @@ def test_discharge_when_every_criterion_is_met(nurse: User, discharged: Treatmen
     assert discharged.status == "discharged" and discharged.discharge_kind == "criteria_met"
     assert discharged.discharge["aldrete_total"] == 10
     assert discharged.discharge["unmet"] == []
+    appointment = Appointment.objects.get(id=discharged.appointment_id)
+    assert appointment.status == "completed" and appointment.checked_in_at is not None
 
 
 def test_discharge_waits_when_ready_but_not_leaving(nurse: User, dosed: TreatmentSession) -> None:
