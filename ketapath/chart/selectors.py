@@ -10,7 +10,7 @@ from ketapath.accounts.models import User
 from ketapath.accounts.permissions import clinics_where, user_can_anywhere
 from ketapath.clinics.models import Clinic, Closure, OpeningHours
 from ketapath.core.capabilities import Capability
-from ketapath.core.timeutils import age_on, local_today
+from ketapath.core.timeutils import age_on, local_day_bounds, local_today
 from ketapath.medications.selectors import MedicationSummary, current_medications_summary
 from ketapath.observations import selectors as observation_selectors
 from ketapath.observations.models import Observation, SafetyAlert
@@ -19,6 +19,11 @@ from ketapath.patients import selectors as patient_selectors
 from ketapath.patients.models import ConsentKind, Enrolment, Escort, Patient
 from ketapath.questionnaires.models import Response
 from ketapath.questionnaires.selectors import latest_scores
+from ketapath.scheduling.models import Appointment
+from ketapath.treatments import selectors as session_selectors
+from ketapath.treatments.models import DailyReadiness, TreatmentSession
+from ketapath.treatments.selectors import ReassessmentDue
+from ketapath.treatments.services import readiness_today
 
 
 @dataclass(frozen=True)
@@ -175,4 +180,106 @@ def today_page(*, clinic: Clinic) -> TodayPage:
         closure=closure,
         patients_at_site=count,
         reconsent_due=reconsent,
+    )
+
+
+# --- the Today page's session board ---------------------------------------------------------
+
+# The state of a session appointment on the board, by word (DESIGN §11: word and shape).
+STATE_NOT_OPENED = "not_opened"
+SESSION_STATE_WORDS = {
+    STATE_NOT_OPENED: "Not opened",
+    "pre_check": "Pre-check",
+    "dosed": "Dosed",
+    "monitoring": "Monitoring",
+    "ready": "Ready",
+    "discharged": "Discharged",
+    "signed": "Signed",
+    "aborted": "Aborted",
+}
+# Appointments that are not on the board unless a session was opened for them.
+BOARD_HIDDEN_APPOINTMENTS = ("cancelled", "no_show")
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    appointment: Appointment
+    session: TreatmentSession | None
+    state: str
+    state_word: str
+    vitals_due: int
+    vitals_overdue: int
+    next_vitals_at: datetime | None
+    open_alerts: int
+    can_open: bool  # checked in, no session yet, and the user documents sessions here
+
+
+@dataclass(frozen=True)
+class BoardRoom:
+    name: str
+    rows: list[BoardRow]
+
+
+@dataclass(frozen=True)
+class SessionBoard:
+    rooms: list[BoardRoom]
+    readiness: DailyReadiness | None
+    reassessments: list[ReassessmentDue]
+    sessions: int
+
+
+def session_board(*, user: User, clinic: Clinic, day: date, now: datetime) -> SessionBoard:
+    """The site's ketamine-session appointments of its local ``day`` by room, each with its
+    session's state, vitals due and overdue, and open in-session alerts; whether today's
+    readiness check is recorded; and the courses awaiting reassessment. A fixed number of
+    queries however many sessions there are."""
+    start, end = local_day_bounds(day, clinic.time_zone)
+    appointments = list(
+        Appointment.objects.filter(
+            clinic=clinic,
+            kind=Appointment.Kind.SESSION,
+            starts_at__gte=start,
+            starts_at__lt=end,
+        )
+        .select_related("patient", "room", "course__protocol")
+        .order_by("room__name", "starts_at", "id")
+    )
+    sessions = {
+        s.appointment_id: s for s in session_selectors.sessions_today(clinic=clinic, day=day)
+    }
+    readings = session_selectors.readings_for(list(sessions.values()))
+    documents = user.can(Capability.SESSION_DOCUMENT, clinic.id)
+    rooms: dict[str, list[BoardRow]] = {}
+    for appointment in appointments:
+        session = sessions.get(appointment.id)
+        if session is None and appointment.status in BOARD_HIDDEN_APPOINTMENTS:
+            continue
+        due = overdue = alerts = 0
+        next_at = None
+        if session is not None:
+            plan = session_selectors.vitals_plan(session, now, readings.get(session.id, []))
+            summary = session_selectors.vitals_summary(plan)
+            due, overdue, next_at = summary.due, summary.overdue, summary.next_due_at
+            alerts = sum(1 for a in session.alerts.all() if a.is_open)
+        state = session.status if session is not None else STATE_NOT_OPENED
+        rooms.setdefault(appointment.room.name, []).append(
+            BoardRow(
+                appointment=appointment,
+                session=session,
+                state=state,
+                state_word=SESSION_STATE_WORDS[state],
+                vitals_due=due,
+                vitals_overdue=overdue,
+                next_vitals_at=next_at,
+                open_alerts=alerts,
+                can_open=documents
+                and session is None
+                and appointment.status == Appointment.Status.CHECKED_IN,
+            )
+        )
+    return SessionBoard(
+        rooms=[BoardRoom(name, rows) for name, rows in rooms.items()],
+        readiness=readiness_today(clinic=clinic),
+        reassessments=session_selectors.reassessments_due(clinic=clinic, today=day),
+        sessions=len(sessions),
     )

@@ -1,10 +1,12 @@
 """The patient chart and the site's Today page."""
 
+from datetime import date
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from ketapath.accounts.models import User
@@ -21,6 +23,7 @@ from ketapath.scheduling.messaging import overdue_at
 from ketapath.scheduling.models import Appointment
 from ketapath.scheduling.selectors import appointments_for_user, courses_for_user
 from ketapath.scheduling.views import STATUS_BADGES
+from ketapath.treatments.selectors import ReassessmentDue
 
 # The chart lists the latest evaluations; the evaluations page has them all.
 CHART_EVALUATIONS_SHOWN = 5
@@ -72,6 +75,65 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
 
 TODAY_APPOINTMENTS = 100
 
+# A session's state by word and shape as well as colour (DESIGN §11): the shape comes from
+# the class (○ not opened, ● in progress, ✓ done, ! to sign, ⊘ aborted).
+SESSION_STATE_BADGES: dict[str, str] = {
+    selectors.STATE_NOT_OPENED: "badge-neutral st-booked",
+    "pre_check": "badge-info",
+    "dosed": "badge-info",
+    "monitoring": "badge-info",
+    "ready": "badge-ok",
+    "discharged": "badge-warn",
+    "signed": "badge-ok",
+    "aborted": "badge-neutral st-cancelled",
+}
+
+
+def _url(name: str, fallback: str, *args: object) -> str:
+    """A page of the session workflow by its name, or its plain path while that page's
+    URL is not yet mounted."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return fallback
+
+
+def _due_words(due_on: date, today: date) -> str:
+    days = (due_on - today).days
+    if days < 0:
+        return f"Overdue by {-days} day{'s' if days != -1 else ''}"
+    if days == 0:
+        return "Due today"
+    return f"Due in {days} day{'s' if days != 1 else ''}"
+
+
+def _reassessment_rows(
+    board: selectors.SessionBoard, today: date, user: object
+) -> list[tuple[ReassessmentDue, str, bool]]:
+    """Each course due for reassessment, its due date in words, and whether the current
+    user ordered it ("yours")."""
+    user_id = getattr(user, "pk", None)
+    return [
+        (r, _due_words(r.due_on, today), r.course.ordered_by_id == user_id)
+        for r in board.reassessments
+    ]
+
+
+def _board_links(board: selectors.SessionBoard) -> dict[str, dict[UUID, str]]:
+    links: dict[str, dict[UUID, str]] = {"session": {}, "note": {}, "open": {}}
+    for room in board.rooms:
+        for row in room.rows:
+            a = row.appointment
+            if row.session is not None:
+                sid = row.session.id
+                links["session"][a.id] = _url("treatments:session", f"/sessions/{sid}/", sid)
+                links["note"][a.id] = _url("treatments:note", f"/sessions/{sid}/note/", sid)
+            elif row.can_open:
+                links["open"][a.id] = _url(
+                    "treatments:session_open", f"/appointments/{a.id}/session/open/", a.id
+                )
+    return links
+
 
 @login_required
 def today(request: HttpRequest) -> HttpResponse:
@@ -86,6 +148,7 @@ def today(request: HttpRequest) -> HttpResponse:
     can_read = user_can(request.user, Capability.PATIENT_READ, clinic.id)
     appointments: list[Appointment] = []
     overdue = 0
+    board: selectors.SessionBoard | None = None
     if can_read:
         assert isinstance(request.user, User)
         # A day's appointments at one site are few; the first 100 are shown.
@@ -95,12 +158,20 @@ def today(request: HttpRequest) -> HttpResponse:
             )[:TODAY_APPOINTMENTS]
         )
         overdue = len(overdue_at(clinic=clinic))
+        # The session board is for those who document sessions here (DESIGN §10).
+        if user_can(request.user, Capability.SESSION_DOCUMENT, clinic.id):
+            board = selectors.session_board(
+                user=request.user, clinic=clinic, day=page.day, now=timezone.now()
+            )
         audit(
             user=request.user,
             action=Action.READ,
             clinic_id=clinic.id,
             object_type="today_page",
-            detail={"appointments": len(appointments)},
+            detail={
+                "appointments": len(appointments),
+                **({"sessions": board.sessions} if board is not None else {}),
+            },
         )
     return render(
         request,
@@ -116,5 +187,12 @@ def today(request: HttpRequest) -> HttpResponse:
             "can_register": user_can(request.user, Capability.PATIENT_WRITE, clinic.id),
             "can_book": user_can(request.user, Capability.SCHEDULE_WRITE, clinic.id),
             "status_badges": STATUS_BADGES,
+            "board": board,
+            "state_badges": SESSION_STATE_BADGES,
+            "board_links": _board_links(board) if board is not None else {},
+            "reassessments": _reassessment_rows(board, page.day, request.user)
+            if board is not None
+            else [],
+            "readiness_url": _url("treatments:readiness", "/sessions/readiness/"),
         },
     )

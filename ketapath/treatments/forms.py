@@ -249,7 +249,7 @@ class DoseOrderForm(forms.Form):
         self.fields["vial"].choices = [("", "— choose a vial —")] + [  # type: ignore[attr-defined]
             (
                 str(v.id),
-                f"{v.label} · {v.mg_per_ml.normalize()} mg/mL · {v.balance_ml} mL left"
+                f"{v.label} · {v.mg_per_ml.normalize():f} mg/mL · {v.balance_ml} mL left"
                 f" · lot {v.lot}, exp. {v.expiry:%Y-%m-%d}",
             )
             for v in vials
@@ -276,9 +276,11 @@ class AdministrationForm(forms.Form):
         max_length=200,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
-    injection_site = _text("Injection or cannula site", 60, required=True)
-    given_at = _when("Given at")
-    amount_mg = _decimal("Amount given (mg)", required=True)
+    injection_site = _text("Injection or cannula site", 60)
+    given_at = _when("Given at", required=False, help_text="Leave as now unless charting late.")
+    amount_mg = _decimal(
+        "Amount given (mg)", help_text="Leave as the ordered dose unless less was given."
+    )
     partial_reason = _text("Why less than the ordered dose", 500)
     infusion_minutes = _int("Infusion length (minutes)", low=1, high=240)
     infusion_rate_mg_per_hr = _decimal("Infusion rate (mg/hr)")
@@ -370,7 +372,6 @@ class DischargeForm(forms.Form):
         high=300,
         required=True,
         required_message="The systolic pressure now, mmHg (1–300).",
-        help_text="Circulation is scored against the pre-dose systolic pressure.",
     )
     escort_name = _text("Escort's name", 200)
     leave_now = forms.ChoiceField(

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
 from ketapath.accounts.models import User
@@ -76,7 +76,7 @@ ALDRETE_LABELS = {
     "respiration": "Respiration",
     "circulation": "Circulation",
     "consciousness": "Consciousness",
-    "spo2": "Oxygen saturation",
+    "spo2": "SpO₂",
 }
 DISCHARGE_KIND_LABELS = {
     "criteria_met": "Discharge criteria met",
@@ -232,11 +232,8 @@ def _pre_check_section(s: TreatmentSession, zone: ZoneInfo) -> Section:
     if p.get("urinary_note"):
         urinary += f": {p['urinary_note']}"
     missing_q = p.get("questionnaires_missing") or []
-    questionnaires = (
-        f"Not all done ({', '.join(missing_q)}): {p.get('questionnaires_note') or 'no reason given'}"
-        if missing_q
-        else "All done"
-    )
+    reason = p.get("questionnaires_note") or "no reason given"
+    questionnaires = f"Not all done ({', '.join(missing_q)}): {reason}" if missing_q else "All done"
     bp = NOT_RECORDED
     if p.get("systolic") is not None:
         bp = f"{p['systolic']}/{p.get('diastolic')} mmHg"
@@ -298,9 +295,7 @@ def _dose_section(s: TreatmentSession, zone: ZoneInfo) -> Section:
         per_kg += f" (changed from the course order: {s.mg_per_kg_reason})"
     limits = []
     if template.mg_per_kg_min is not None and template.mg_per_kg_max is not None:
-        limits.append(
-            f"range {_num(template.mg_per_kg_min)}–{_num(template.mg_per_kg_max)} mg/kg"
-        )
+        limits.append(f"range {_num(template.mg_per_kg_min)}–{_num(template.mg_per_kg_max)} mg/kg")
     if template.cap_mg is not None:
         limits.append(f"cap {_num(template.cap_mg)} mg")
     facts = [
@@ -336,7 +331,10 @@ def _administration_section(s: TreatmentSession, zone: ZoneInfo) -> Section:
         return Section("administration", "Administration", empty="The dose was not given.")
     facts = [
         Fact("Given", _who(s.given_by, s.given_at, zone)),
-        Fact("Route and site", f"{s.route.upper()}, {s.injection_site}"),
+        Fact(
+            "Route and site",
+            ", ".join(x for x in (s.route.upper(), s.injection_site) if x) or NOT_RECORDED,
+        ),
         Fact("Vial", f"{s.vial.label} (lot {s.vial.lot})" if s.vial else NOT_RECORDED),
         Fact(
             "Amount given",
@@ -359,7 +357,7 @@ def _administration_section(s: TreatmentSession, zone: ZoneInfo) -> Section:
 
 
 def _vitals_section(s: TreatmentSession, readings: list[Reading], zone: ZoneInfo) -> Section:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in readings:
         v = r.values
         after = ""
@@ -384,7 +382,7 @@ def _vitals_section(s: TreatmentSession, readings: list[Reading], zone: ZoneInfo
 
 
 def _alerts_section(alerts: list[SessionAlert], zone: ZoneInfo) -> Section:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for a in alerts:
         cleared = (
             f"Cleared by {a.cleared_by.display_name if a.cleared_by else ''} at "
@@ -393,7 +391,12 @@ def _alerts_section(alerts: list[SessionAlert], zone: ZoneInfo) -> Section:
             else "OPEN: not yet cleared"
         )
         rows.append(
-            (ALERT_LABELS.get(a.rule, a.rule), a.summary, _local(a.reading_at, zone, "%H:%M"), cleared)
+            (
+                ALERT_LABELS.get(a.rule, a.rule),
+                a.summary,
+                _local(a.reading_at, zone, "%H:%M"),
+                cleared,
+            )
         )
     return Section(
         "alerts",
@@ -405,11 +408,11 @@ def _alerts_section(alerts: list[SessionAlert], zone: ZoneInfo) -> Section:
 
 
 def _events_section(events: list[AdverseEvent], zone: ZoneInfo) -> Section:
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             f"{e.get_kind_display()} ({e.get_severity_display().lower()})",
             _local(e.onset, zone, "%H:%M"),
-            "; ".join(x for x in (e.description, e.action) if x),
+            " ".join(x for x in (e.description, f"Done: {e.action}" if e.action else "") if x),
             e.medication or "None",
             e.recorded_by.display_name,
         )
@@ -467,9 +470,18 @@ def _discharge_section(
         facts.append(Fact("Note", d.get("ama_note", ""), True))
     else:
         items = d.get("aldrete") or {}
-        for name in rules.ITEMS:
-            if name in items:
-                facts.append(Fact(f"Aldrete: {ALDRETE_LABELS[name]}", f"{items[name]} / 2"))
+        if items:
+            facts.append(
+                Fact(
+                    "Aldrete items",
+                    ", ".join(
+                        f"{ALDRETE_LABELS[name]} {items[name]}"
+                        for name in rules.ITEMS
+                        if name in items
+                    )
+                    + " (each 0–2)",
+                )
+            )
         total, threshold = d.get("aldrete_total"), d.get("aldrete_threshold")
         if total is not None:
             met = threshold is not None and total >= threshold
@@ -482,9 +494,19 @@ def _discharge_section(
             )
         if d.get("systolic") is not None:
             facts.append(Fact("Systolic at discharge", f"{d['systolic']} mmHg"))
-        for name in charting.DISCHARGE_CHECKS:
-            if name in d:
-                facts.append(Fact(charting.DISCHARGE_LABELS[name], _yes(d[name]), d[name] is not True))
+        checks = [name for name in charting.DISCHARGE_CHECKS if name in d]
+        if checks and all(d[name] is True for name in checks):
+            facts.append(
+                Fact(
+                    "Clinical checks",
+                    "All yes: " + "; ".join(charting.DISCHARGE_LABELS[n] for n in checks),
+                )
+            )
+        else:
+            for name in checks:
+                facts.append(
+                    Fact(charting.DISCHARGE_LABELS[name], _yes(d[name]), d[name] is not True)
+                )
         if d.get("escort_name"):
             facts.append(Fact("Left with", d["escort_name"]))
         unmet = d.get("unmet") or []
@@ -499,7 +521,9 @@ def _discharge_section(
             reasons = [o for o in overrides if o.rule == services.RULE_DISCHARGE]
             for o in reasons:
                 facts.append(
-                    Fact("Override", f"{o.reason} ({o.by.display_name}, {_local(o.at, zone)})", True)
+                    Fact(
+                        "Override", f"{o.reason} ({o.by.display_name}, {_local(o.at, zone)})", True
+                    )
                 )
     if s.discharged_at:
         facts.append(Fact("Discharged", _who(s.discharged_by, s.discharged_at, zone)))
@@ -568,8 +592,8 @@ def note_build(session: TreatmentSession) -> Note:
         _vitals_section(s, readings, zone),
         _alerts_section(alerts, zone),
         _events_section(events, zone),
-        _ratings_section(s, zone),
         _discharge_section(s, overrides, zone),
+        _ratings_section(s, zone),
         _signature_section(s, zone),
     ]
     missing = (
@@ -609,9 +633,9 @@ def note_pdf(note: Note, *, generated_by: User, generated_at: datetime) -> bytes
     """The note as a PDF: the same sections as the page, then the addenda, then who made the
     document and when. Characters the font lacks (the subscript in SpO₂) are written plainly."""
     font = _fonts()
-    body = ParagraphStyle("note_body", fontName=FONT, fontSize=8.5, leading=10.5)
+    body = ParagraphStyle("note_body", fontName=FONT, fontSize=7.8, leading=9.2)
     strong = ParagraphStyle("note_strong", parent=body, fontName=FONT_BOLD)
-    label = ParagraphStyle("note_label", parent=body, textColor="#4f5d66")
+    label = ParagraphStyle("note_label", parent=body, fontSize=7.2, textColor="#4f5d66")
     title = ParagraphStyle("note_title", fontName=FONT_BOLD, fontSize=13, leading=16)
     heading = ParagraphStyle(
         "note_heading", fontName=FONT_BOLD, fontSize=9.5, leading=12, spaceBefore=5, spaceAfter=1
@@ -625,14 +649,14 @@ def note_pdf(note: Note, *, generated_by: User, generated_at: datetime) -> bytes
         return Paragraph(escape(_printable(plain, font)), style)
 
     buffer = io.BytesIO()
-    width = 7.3 * inch
+    width = 7.5 * inch
     doc = SimpleDocTemplate(
         buffer,
         pagesize=letter,
-        leftMargin=0.6 * inch,
-        rightMargin=0.6 * inch,
-        topMargin=0.5 * inch,
-        bottomMargin=0.5 * inch,
+        leftMargin=0.5 * inch,
+        rightMargin=0.5 * inch,
+        topMargin=0.45 * inch,
+        bottomMargin=0.45 * inch,
         title=_printable(note.title, font),
         author=_printable(generated_by.display_name, font),
         creator="Ketapath",
@@ -645,22 +669,59 @@ def note_pdf(note: Note, *, generated_by: User, generated_at: datetime) -> bytes
     ]
     if note.sign_blockers:
         story.append(p("Not ready to sign: " + " ".join(note.sign_blockers), strong))
+    half = (width - 0.2 * inch) / 2
+    pending: list[list[Flowable]] = []
+
+    def flush() -> None:
+        # Sections of facts go two abreast, so that the note fits on about one page.
+        while pending:
+            left = pending.pop(0)
+            # Three left: the last two share the right column.
+            right: list[Flowable] = []
+            for _ in range(2 if len(pending) == 2 else 1):
+                if pending:
+                    right += pending.pop(0)
+            pair = [left, right]
+            table = Table([pair], colWidths=[half + 0.2 * inch, half])
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                        ("RIGHTPADDING", (0, 0), (0, 0), 0.2 * inch),
+                        ("RIGHTPADDING", (1, 0), (1, 0), 0),
+                        ("TOPPADDING", (0, 0), (-1, -1), 0),
+                        ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                    ]
+                )
+            )
+            story.append(table)
+
     for section in note.sections:
         block: list[Flowable] = [p(section.title, heading)]
         if section.facts:
             rows = [
-                [p(f.label, label), p(("! " if f.flag else "") + f.value, strong if f.flag else body)]
+                [
+                    p(f.label, label),
+                    p(("! " if f.flag else "") + f.value, strong if f.flag else body),
+                ]
                 for f in section.facts
             ]
-            block.append(_grid(rows, [1.9 * inch, width - 1.9 * inch], header=False))
-        elif section.rows:
+            block.append(_grid(rows, [1.2 * inch, half - 1.2 * inch], header=False))
+            pending.append(block)
+            continue
+        if not section.rows:
+            block.append(p(section.empty, body))
+            pending.append(block)
+            continue
+        flush()
+        if section.rows:
             share = width / len(section.columns)
             head = [p(c, head_cell) for c in section.columns]
             body_rows = [[p(v, cell) for v in row] for row in section.rows]
             block.append(_grid([head, *body_rows], [share] * len(section.columns), header=True))
-        else:
-            block.append(p(section.empty, body))
         story.append(KeepTogether(block))
+    flush()
     story.append(p("Addenda", heading))
     if note.addenda:
         for a in note.addenda:

@@ -27,7 +27,9 @@ from ketapath.core.errors import ApplicationError, Forbidden, InvalidInput, NotF
 from ketapath.treatments import charting, note, selectors
 from ketapath.treatments.models import TreatmentSession
 
-MESSAGE_SIGNED = "The session note is signed; it can no longer change. Add an addendum to correct it."
+MESSAGE_SIGNED = (
+    "The session note is signed; it can no longer change. Add an addendum to correct it."
+)
 MESSAGE_ADDENDUM_ADDED = "Addendum added below the note."
 
 # Status by word and shape as well as colour (DESIGN §11).

@@ -38,7 +38,7 @@ from ketapath.accounts.services import Action, audit, co_signer_verify
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
-from ketapath.core.forms import apply_errors
+from ketapath.core.forms import apply_errors, safe_next
 from ketapath.core.timeutils import local_today
 from ketapath.pharmacy.models import Substance, Vial
 from ketapath.scheduling.models import Appointment
@@ -46,6 +46,7 @@ from ketapath.scheduling.selectors import appointment_get_for_user
 from ketapath.treatments import charting, rules, selectors, services
 from ketapath.treatments.forms import (
     ALDRETE_LABELS,
+    PREGNANCY_CHOICES,
     RULE_LABELS,
     AbortForm,
     AdministrationForm,
@@ -109,6 +110,9 @@ COMPLETION_LABELS = {
     "pain_after": "Pain before discharge (ratings)",
     "dissociation_score": "Dissociation rating (ratings)",
 }
+# Steps whose hard stop shows inside their own section (where the browser lands).
+IN_SECTION_STOPS = ("pre-check", "dose", "administration", "discharge")
+ITEM_LABELS = {**ALDRETE_LABELS, "spo2": ALDRETE_LABELS["spo2_points"]}
 ROUTE_LABELS = {rules.ROUTE_IM: "IM", rules.ROUTE_IV: "IV"}
 
 
@@ -169,7 +173,7 @@ def readiness(request: HttpRequest) -> HttpResponse:
                 status = exc.status
             else:
                 messages.success(request, MESSAGE_READINESS_SAVED)
-                return redirect(request.GET.get("next") or reverse("treatments:readiness"))
+                return redirect(safe_next(request) or reverse("treatments:readiness"))
         else:
             status = 422
     return render(
@@ -430,6 +434,8 @@ def _page(
             "steps": _steps(session),
             "stop": stop,
             "focus": focus,
+            "failed": status >= 400,
+            "in_section_stops": IN_SECTION_STOPS,
             "pre": pre,
             "pre_check_missing": [(m, PRE_CHECK_LABELS.get(m, m)) for m in missing],
             "questionnaires_missing": pre.get("questionnaires_missing") or [],
@@ -449,7 +455,13 @@ def _page(
             "show_discharge_form": open_session
             and given
             and session.status in (Status.DOSED, Status.MONITORING, Status.READY),
-            "show_ratings_form": open_session and given,
+            "show_ratings_form": open_session
+            and given
+            and (
+                session.status != Status.DISCHARGED
+                or session.pain_after is None
+                or session.dissociation_score is None
+            ),
             "show_complete": open_session
             and session.status == Status.DISCHARGED
             and session.completed_at is None,
@@ -461,7 +473,14 @@ def _page(
             ),
             "readings": readings,
             "plan": [
-                {"due": p, "badge": PLAN_BADGES[p.status][0], "word": PLAN_BADGES[p.status][1]}
+                {
+                    "due": p,
+                    "badge": PLAN_BADGES[p.status][0],
+                    # After discharge an overdue reading can no longer be taken.
+                    "word": "Missed"
+                    if session.discharged_at and p.status == rules.VitalsStatus.OVERDUE
+                    else PLAN_BADGES[p.status][1],
+                }
                 for p in plan
             ],
             "summary": selectors.vitals_summary(plan),
@@ -475,7 +494,7 @@ def _page(
                 for name in charting.DISCHARGE_CHECKS
             ],
             "aldrete_items": [
-                (ALDRETE_LABELS.get(k, k.title()), v)
+                (ITEM_LABELS.get(k, k.title()), v)
                 for k, v in (discharge.get("aldrete") or {}).items()
             ],
             "completion_missing": [
@@ -485,6 +504,7 @@ def _page(
             else [],
             "note_url": _note_url(session),
             "pre_systolic": pre.get("systolic"),
+            "pregnancy_label": dict(PREGNANCY_CHOICES).get(pre.get("pregnancy_status") or ""),
         }
     )
     return render(request, "treatments/session.html", context, status=status)

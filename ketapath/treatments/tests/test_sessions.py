@@ -20,10 +20,10 @@ from ketapath.observations.services import observations_record
 from ketapath.patients.models import ConsentKind
 from ketapath.patients.services import consent_withdraw
 from ketapath.pharmacy.models import Vial
+from ketapath.questionnaires.services import response_record
 from ketapath.scheduling.models import Appointment
 from ketapath.treatments import services
 from ketapath.treatments.models import SESSION_STATUSES, DailyReadiness, TreatmentSession
-from ketapath.questionnaires.services import response_record
 from ketapath.treatments.tests.conftest import ALL_READY, COMPLETE, QUESTIONNAIRES_NOTE
 
 pytestmark = pytest.mark.django_db
