@@ -73,6 +73,15 @@ MESSAGE_SECOND_CHECKER = (
 MESSAGE_ROUTE_SITE = "Name the injection or cannula site."
 MESSAGE_IV_RATE = "Required for an IV session: the infusion rate in mg/hr."
 MESSAGE_AMOUNT_OVER = "Cannot give more than the ordered dose ({dose_mg} mg)."
+MESSAGE_AMOUNT_STEP = (
+    "At {concentration} mg/mL the ledger measures {step} mg steps (0.01 mL): give a "
+    "multiple of {step} mg so the rest can be wasted exactly."
+)
+MESSAGE_PARTIAL_WITNESS = (
+    "A partial dose wastes the rest: the second checker must also be able to witness "
+    "waste (a nurse or prescriber who handles the ledger)."
+)
+LEDGER_ML = Decimal("0.01")
 MESSAGE_PARTIAL_REASON = "Say why less than the ordered dose was given (at least 5 characters)."
 MESSAGE_GIVEN_AT_FUTURE = "Cannot be in the future."
 MESSAGE_GIVEN_AT_BEFORE_ORDER = "Cannot be before the dose order."
@@ -239,14 +248,33 @@ def administration_record(
         errors.append(FieldError("given_at", MESSAGE_GIVEN_AT_FUTURE))
     elif session.ordered_at is not None and at < session.ordered_at:
         errors.append(FieldError("given_at", MESSAGE_GIVEN_AT_BEFORE_ORDER))
-    given = session.dose_mg if amount_mg is None else _decimal(amount_mg)
+    # What the syringe holds: the ordered volume at the vial's strength, as the ledger
+    # counts it (0.01 mL, 0.01 mg). At most strengths this is the ordered dose; where the
+    # volume had to be rounded it differs by less than half a step, and the record keeps it.
+    drawn_mg = ledger.mg_of(session.volume_ml, session.concentration_mg_per_ml)
+    given = drawn_mg if amount_mg is None else _decimal(amount_mg)
     reason = " ".join((partial_reason or "").split())
+    given_ml: Decimal | None = None
     if given is None:
         errors.append(FieldError("amount_mg", MESSAGE_NUMBER))
-    elif given > session.dose_mg:
-        errors.append(FieldError("amount_mg", MESSAGE_AMOUNT_OVER.format(dose_mg=session.dose_mg)))
-    elif given < session.dose_mg and len(reason) < 5:
-        errors.append(FieldError("partial_reason", MESSAGE_PARTIAL_REASON))
+    elif given > drawn_mg:
+        errors.append(FieldError("amount_mg", MESSAGE_AMOUNT_OVER.format(dose_mg=plain(drawn_mg))))
+    else:
+        given_ml = given / session.concentration_mg_per_ml
+        if given < drawn_mg and given_ml != given_ml.quantize(LEDGER_ML):
+            step = plain(LEDGER_ML * session.concentration_mg_per_ml)
+            errors.append(
+                FieldError(
+                    "amount_mg",
+                    MESSAGE_AMOUNT_STEP.format(
+                        step=step, concentration=plain(session.concentration_mg_per_ml)
+                    ),
+                )
+            )
+        elif given < drawn_mg and len(reason) < 5:
+            errors.append(FieldError("partial_reason", MESSAGE_PARTIAL_REASON))
+        elif given < drawn_mg and not ledger.can_handle(second, session.clinic_id):
+            errors.append(FieldError("co_sign", MESSAGE_PARTIAL_WITNESS))
     route = session.course.protocol.route
     rate: Decimal | None = None
     if route == rules.ROUTE_IV:
@@ -258,7 +286,7 @@ def administration_record(
     elif infusion_minutes is not None or infusion_rate_mg_per_hr is not None:
         errors.append(FieldError("infusion_minutes", rules.RULE_INFUSION_IV_ONLY))
     _errors(errors)
-    assert given is not None and session.vial is not None
+    assert given is not None and given_ml is not None and session.vial is not None
     with transaction.atomic():
         draw = ledger.draw(
             user=user,
@@ -269,15 +297,13 @@ def administration_record(
             at=at,
         )
         ledger.administer(user=user, draw_entry=draw, mg=given, at=at)
-        if given < session.dose_mg:
-            left_ml = ((session.dose_mg - given) / session.concentration_mg_per_ml).quantize(
-                Decimal("0.001"), rounding=ROUND_HALF_UP
-            )
+        if given < drawn_mg:
+            assert given_ml is not None
             ledger.waste(
                 user=user,
                 witness=second,
                 vial=session.vial,
-                ml=left_ml,
+                ml=session.volume_ml - given_ml,
                 reason=f"Partial dose: {reason}",
                 draw_entry=draw,
                 at=at,
@@ -291,9 +317,7 @@ def administration_record(
         session.route = route
         session.injection_site = site
         session.amount_mg = given
-        session.amount_ml = (given / session.concentration_mg_per_ml).quantize(
-            rules.VOLUME_PLACES, rounding=ROUND_HALF_UP
-        )
+        session.amount_ml = given_ml.quantize(rules.VOLUME_PLACES, rounding=ROUND_HALF_UP)
         session.infusion_minutes = infusion_minutes if route == rules.ROUTE_IV else None
         session.infusion_rate_mg_per_hr = rate
         session.draw_entry = draw

@@ -154,7 +154,10 @@ MESSAGE_WEIGHT_CONFIRM = (
 )
 MESSAGE_STOP_DOSE = {
     rules.STOP_CAP: "Hard stop: the dose is above the protocol template's cap.",
-    rules.STOP_RANGE: "Hard stop: the dose is outside the protocol template's mg/kg range.",
+    rules.STOP_RANGE: (
+        "Hard stop: the dose, rounded to the site's step, is outside the protocol "
+        "template's mg/kg range (an order at the edge of the range can round past it)."
+    ),
     rules.STOP_CEILING: "Hard stop: the dose is above the site's mg/kg ceiling.",
 }
 MESSAGE_STOP_IM_VOLUME = (

@@ -194,6 +194,27 @@ def test_partial_dose_wastes_the_rest_witnessed_by_the_second_user(
     assert waste.witness == second_nurse
 
 
+def test_a_partial_dose_is_given_in_steps_the_ledger_can_waste_exactly(
+    nurse: User, second_nurse: User, ordered: TreatmentSession
+) -> None:
+    """At 50 mg/mL the ledger's 0.01 mL is 0.5 mg: 30.3 mg would leave 17.7 mg, which no
+    waste entry can record, and the note could never be signed."""
+    with pytest.raises(InvalidInput) as exc:
+        _give(nurse, second_nurse, ordered, amount_mg="30.3", partial_reason="Asked to stop")
+    assert exc.value.errors[0].field == "amount_mg"
+    assert "0.5 mg steps" in exc.value.errors[0].rule
+    assert not LedgerEntry.objects.filter(session_id=ordered.id).exists()
+
+
+def test_a_partial_dose_needs_a_second_checker_who_can_witness_waste(
+    nurse: User, director: User, ordered: TreatmentSession
+) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        _give(nurse, director, ordered, amount_mg="30", partial_reason="Asked to stop")
+    assert exc.value.errors[0].field == "co_sign"
+    assert not LedgerEntry.objects.filter(session_id=ordered.id).exists()
+
+
 def test_more_than_the_order_cannot_be_given(
     nurse: User, second_nurse: User, ordered: TreatmentSession
 ) -> None:
