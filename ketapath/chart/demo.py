@@ -24,6 +24,7 @@ from ketapath.chart.demo_measures import measures_present, seed_measures
 from ketapath.chart.demo_messages import messages_present, seed_messages
 from ketapath.chart.demo_pharmacy import pharmacy_present, seed_pharmacy
 from ketapath.chart.demo_scheduling import scheduling_present, seed_extra_shifts, seed_scheduling
+from ketapath.chart.demo_sessions import seed_today_sessions, today_sessions_present
 from ketapath.chart.demo_shifts import seed_shifts, shifts_present
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
@@ -432,6 +433,7 @@ class SeedResult:
     scheduling_seeded: int = 0
     messages_seeded: int = 0
     pharmacy_seeded: int = 0
+    sessions_seeded: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
     @property
@@ -451,6 +453,7 @@ class SeedResult:
                 self.scheduling_seeded,
                 self.messages_seeded,
                 self.pharmacy_seeded,
+                self.sessions_seeded,
             )
         )
 
@@ -1004,4 +1007,6 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
             result.messages_seeded = seed_messages(organization=organization, today=today)
         if not pharmacy_present(organization):
             result.pharmacy_seeded = seed_pharmacy(organization=organization, today=today)
+        if not today_sessions_present(organization):
+            result.sessions_seeded = seed_today_sessions(organization=organization)
     return result

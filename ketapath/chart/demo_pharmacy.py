@@ -3,19 +3,17 @@
 Each medical director enables ketamine 50 mg/mL (10 mL multi-dose vials) and midazolam
 1 mg/mL (2 mL, the rescue benzodiazepine). Deliveries arrive two months ago, counted by a
 second nurse or prescriber; an older ketamine lot expired last week and sits in
-quarantine. Every completed demo session drew its dose from the site's open vial and the
-administered amount was recorded; some draws left a remainder wasted in front of a
-witness. Yesterday's shift count at each site matched, except one small shortfall at the
-first site, which waits for the medical director's investigation.
-
-The doses are demo figures for the ledger (0.5 mg/kg of a recorded weight, else 40 mg),
-not clinical advice: dosing belongs to the prescriber's order in a session note.
+quarantine. Every past demo session is then charted through the session services
+(``demo_sessions.seed_past_sessions``): its dose is drawn from a usable vial of the site
+through the ledger, the draw naming the session, what was given is recorded against the
+draw and a partial dose's rest is wasted in front of the second checker, so the draws are
+the sessions' own and balance. Yesterday's shift count at each site, after those draws,
+matched, except one small shortfall at the first site, which waits for the medical
+director's investigation.
 """
 
-import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -23,15 +21,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ketapath.accounts.models import Membership, Role, User
+from ketapath.chart.demo_sessions import seed_past_sessions
 from ketapath.clinics.models import Clinic, Organization
-from ketapath.observations.models import Observation
 from ketapath.pharmacy import ledger
-from ketapath.pharmacy.models import Formulation, LedgerEntry, Receipt, Substance, Vial
-from ketapath.scheduling.models import Appointment
-
-DEMO_SEED = 20261203
-WEIGHT_LOINC = "29463-7"
-DEMO_MG_PER_KG = Decimal("0.5")
+from ketapath.pharmacy.models import Formulation, LedgerEntry, Receipt, Vial
 
 
 def pharmacy_present(organization: Organization) -> bool:
@@ -89,68 +82,6 @@ def _receive(
     )
 
 
-def _weight_kg(patient_id: UUID, before: datetime) -> Decimal | None:
-    row = (
-        Observation.objects.filter(patient_id=patient_id, code=WEIGHT_LOINC, taken_at__lte=before)
-        .order_by("-taken_at")
-        .first()
-    )
-    return row.value if row else None
-
-
-def _usable_vial(clinic: Clinic, at: datetime) -> Vial | None:
-    for vial in Vial.objects.filter(
-        clinic=clinic, substance=Substance.KETAMINE, status__in=ledger.USABLE
-    ).order_by("label"):
-        if vial.balance_ml > Decimal("1.5") and ledger.unusable_reason(vial, at) is None:
-            return vial
-    return None
-
-
-def _sessions(clinic: Clinic, nurse: User, second: User, rng: random.Random) -> int:
-    """Draw, give and (sometimes) waste for every completed session, oldest first."""
-    done = 0
-    appointments = Appointment.objects.filter(
-        clinic=clinic, kind=Appointment.Kind.SESSION, status=Appointment.Status.COMPLETED
-    ).order_by("starts_at")
-    for appointment in appointments:
-        at = appointment.starts_at + timedelta(minutes=10)
-        vial = _usable_vial(clinic, at)
-        if vial is None:
-            continue
-        weight = _weight_kg(appointment.patient_id, at)
-        dose_mg = (weight * DEMO_MG_PER_KG).quantize(Decimal("1")) if weight else Decimal("40")
-        dose_ml = (dose_mg / vial.mg_per_ml).quantize(Decimal("0.01"))
-        extra = Decimal("0.2") if rng.random() < 0.35 else Decimal("0")
-        drawn = ledger.draw(
-            user=nurse,
-            vial=vial,
-            ml=dose_ml + extra,
-            session_id=appointment.id,
-            patient=appointment.patient,
-            at=at,
-        )
-        ledger.administer(
-            user=nurse,
-            draw_entry=drawn,
-            mg=ledger.mg_of(dose_ml, vial.mg_per_ml),
-            at=at + timedelta(minutes=2),
-        )
-        if extra:
-            vial.refresh_from_db()
-            ledger.waste(
-                user=nurse,
-                witness=second,
-                vial=vial,
-                ml=extra,
-                reason="Remainder in the syringe after the ordered dose",
-                draw_entry=drawn,
-                at=at + timedelta(minutes=3),
-            )
-        done += 1
-    return done
-
-
 def _count(clinic: Clinic, nurse: User, second: User, short: bool, now: datetime) -> None:
     from ketapath.pharmacy import stocktake
 
@@ -188,7 +119,6 @@ def _count(clinic: Clinic, nurse: User, second: User, short: bool, now: datetime
 
 
 def seed_pharmacy(*, organization: Organization, today: date) -> int:
-    rng = random.Random(DEMO_SEED)  # noqa: S311 - demo data, not security
     now = timezone.now()
     # Receipts are checked against the real date, whatever day the demo pretends it is.
     today = max(today, timezone.localdate())
@@ -229,7 +159,7 @@ def seed_pharmacy(*, organization: Organization, today: date) -> int:
             )  # fmt: skip
             rows += 3
             rows += ledger.quarantine_unusable(clinic=clinic, now=now)
-            rows += _sessions(clinic, nurse, second, rng)
+            rows += seed_past_sessions(clinic=clinic)
             _count(clinic, nurse, second, short=index == 0, now=now)
             rows += 1
     return rows
