@@ -23,11 +23,13 @@ from ketapath.scheduling.messaging import overdue_at
 from ketapath.scheduling.models import Appointment
 from ketapath.scheduling.selectors import appointments_for_user, courses_for_user
 from ketapath.scheduling.views import STATUS_BADGES
+from ketapath.treatments import selectors as session_selectors
 from ketapath.treatments.selectors import ReassessmentDue
 
 # The chart lists the latest evaluations; the evaluations page has them all.
 CHART_EVALUATIONS_SHOWN = 5
 CHART_COURSES_SHOWN = 5
+CHART_SESSIONS_SHOWN = 5
 
 
 @login_required
@@ -69,6 +71,14 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
             .select_related("course__protocol")
             .first(),
             "can_order_course": can(Capability.COURSE_ORDER),
+            "can_read_sessions": can(Capability.SESSION_DOCUMENT),
+            "sessions": list(
+                session_selectors.sessions_for_patient(user=user, patient_id=patient.id)[
+                    :CHART_SESSIONS_SHOWN
+                ]
+            )
+            if can(Capability.SESSION_DOCUMENT)
+            else [],
         },
     )
 

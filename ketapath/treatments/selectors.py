@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from ketapath.accounts.models import User
 from ketapath.accounts.permissions import clinic_ids_for, clinics_where, denial_reason
@@ -267,3 +267,18 @@ def reassessments_due(*, clinic: Clinic, today: date) -> list[ReassessmentDue]:
         due = last + timedelta(days=course.protocol.reassessment_days)
         out.append(ReassessmentDue(course, last, due, due < today))
     return sorted(out, key=lambda r: (r.due_on, r.course.patient.family_name))
+
+
+def sessions_for_patient(*, user: User, patient_id: UUID) -> QuerySet[TreatmentSession]:
+    """The patient's sessions at the sites where the user documents sessions, latest first,
+    with the count of adverse events aggregated in the database."""
+    return (
+        _base()
+        .filter(
+            patient_id=patient_id,
+            clinic_id__in=clinics_where(user, Capability.SESSION_DOCUMENT),
+        )
+        .select_related("course__protocol")
+        .annotate(adverse_event_count=Count("adverse_events", distinct=True))
+        .order_by("-appointment__starts_at", "-id")
+    )

@@ -39,7 +39,9 @@ from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError, Conflict, FieldError, Forbidden, NotFound
 from ketapath.core.forms import apply_errors, safe_next
+from ketapath.core.pagination import clamp_page, paginate
 from ketapath.core.timeutils import local_today
+from ketapath.patients.views import patient_for_request
 from ketapath.pharmacy.models import Substance, Vial
 from ketapath.scheduling.models import Appointment
 from ketapath.scheduling.selectors import appointment_get_for_user
@@ -66,6 +68,7 @@ from ketapath.treatments.models import READINESS_ITEMS, SessionAlert, TreatmentS
 Status = TreatmentSession.Status
 
 MESSAGE_NO_SITE = "You are not a member of any active site."
+MESSAGE_SESSIONS_FORBIDDEN = "Your role does not allow reading session notes here."
 MESSAGE_READINESS_SAVED = "Today's readiness check is recorded. Sessions can be opened."
 MESSAGE_OPENED = "Session opened. Start with the pre-check."
 MESSAGE_PRE_CHECK_SAVED = "Pre-check saved."
@@ -832,8 +835,48 @@ def abort(request: HttpRequest, session: TreatmentSession) -> HttpResponse:
     return _back(session)
 
 
+# --- a patient's sessions -------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET"])
+def patient_sessions(request: HttpRequest, patient_id: UUID) -> HttpResponse:
+    """Every ketamine session of the patient at the user's documenting sites, latest first,
+    paginated, with links to the session and its note."""
+    patient = patient_for_request(request, patient_id, audit_read=True)
+    user = _user(request)
+    sites: set[UUID] = getattr(patient, "access_clinic_ids", set())
+    if not any(user.can(Capability.SESSION_DOCUMENT, site) for site in sites):
+        raise PermissionDenied(MESSAGE_SESSIONS_FORBIDDEN)
+    number, size = clamp_page(request.GET.get("page"))
+    page = paginate(selectors.sessions_for_patient(user=user, patient_id=patient.id), number, size)
+    audit(
+        user=user,
+        action=Action.SEARCH,
+        patient_id=patient.id,
+        object_type="treatment_session",
+        detail={"count": page.count, "ids": [str(s.id) for s in page.items]},
+    )
+    rows = [
+        {
+            "session": s,
+            "dose": dose_words(
+                s.amount_mg or s.dose_mg, s.amount_ml or s.volume_ml, s.concentration_mg_per_ml
+            ),
+            "given": s.amount_mg is not None,
+        }
+        for s in page.items
+    ]
+    return render(
+        request,
+        "treatments/patient_sessions.html",
+        {"patient": patient, "rows": rows, "page": page, "querystring": ""},
+    )
+
+
 urlpatterns: list[URLPattern] = [
     path("sessions/readiness/", readiness, name="readiness"),
+    path("patients/<uuid:patient_id>/sessions/", patient_sessions, name="patient_sessions"),
     path("appointments/<uuid:appointment_id>/session/open/", session_open, name="session_open"),
     path("sessions/<uuid:session_id>/", session_page, name="session"),
     path("sessions/<uuid:session_id>/pre-check/", pre_check, name="session_pre_check"),
