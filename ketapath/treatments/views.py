@@ -320,7 +320,10 @@ def _default_forms(request: HttpRequest, session: TreatmentSession) -> dict[str,
     discharge = session.discharge or {}
     return {
         "pre_check_form": PreCheckForm(
-            initial={k: v for k, v in pre.items() if k in PreCheckForm.base_fields}
+            initial={
+                **_escort_on_file(session),
+                **{k: v for k, v in pre.items() if k in PreCheckForm.base_fields},
+            }
         ),
         "override_form": OverrideForm(),
         "dose_form": DoseOrderForm(
@@ -350,6 +353,14 @@ def _default_forms(request: HttpRequest, session: TreatmentSession) -> dict[str,
         "abort_form": AbortForm(),
         "alert_forms": {},
     }
+
+
+def _escort_on_file(session: TreatmentSession) -> dict[str, str]:
+    """The patient's active escort on file, offered in the pre-check until one is saved."""
+    if (session.pre_check or {}).get("escort_name"):
+        return {}
+    escort = session.patient.escorts.filter(active=True).order_by("name").first()
+    return {"escort_name": escort.name, "escort_phone": escort.phone} if escort else {}
 
 
 def _vials_if_needed(request: HttpRequest, session: TreatmentSession) -> list[Vial]:
@@ -441,7 +452,10 @@ def _page(
             "in_section_stops": IN_SECTION_STOPS,
             "pre": pre,
             "pre_check_missing": [(m, PRE_CHECK_LABELS.get(m, m)) for m in missing],
-            "questionnaires_missing": pre.get("questionnaires_missing") or [],
+            # Live during the pre-check (answers may arrive while the patient waits).
+            "questionnaires_missing": services.pre_session_questionnaires_missing(session)
+            if session.status == Status.PRE_CHECK
+            else pre.get("questionnaires_missing") or [],
             "overrides": list(session.overrides.select_related("by")),
             "can_order": _can_order(request, session),
             "can_override": _can_override(request, session),

@@ -522,3 +522,16 @@ def test_anonymous_is_sent_to_login(session: TreatmentSession, checked_in: Appoi
     for url in urls:
         response = client.get(url) if "pre-check" not in url else client.post(url, {})
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_pre_check_shows_unanswered_questionnaires_and_offers_the_escort_on_file(
+    client_for: Clients, nurse: User, session: TreatmentSession
+) -> None:
+    from ketapath.patients.models import Escort
+
+    Escort.objects.create(
+        patient=session.patient, name="Robin Carter", phone="+13035550142", relation="partner"
+    )
+    html = client_for(nurse).get(_url("session", session)).content.decode()
+    assert "pain-nrs, peg" in html  # before anything is saved
+    assert 'value="Robin Carter"' in html and 'value="+13035550142"' in html
