@@ -26,7 +26,9 @@ from ketapath.chart.demo_pharmacy import pharmacy_present, seed_pharmacy
 from ketapath.chart.demo_scheduling import scheduling_present, seed_extra_shifts, seed_scheduling
 from ketapath.chart.demo_sessions import seed_today_sessions, today_sessions_present
 from ketapath.chart.demo_shifts import seed_shifts, shifts_present
+from ketapath.chart.demo_today import book_today_sessions
 from ketapath.clinics.models import Clinic, ClinicPolicy, Closure, OpeningHours, Organization, Room
+from ketapath.core.timeutils import local_today
 from ketapath.core.validators import dea_check_digit_ok, normalize_phone, npi_check_digit_ok
 from ketapath.patients.models import Consent, ConsentDocument, ConsentKind, Patient
 from ketapath.patients.services import (
@@ -1008,5 +1010,9 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
         if not pharmacy_present(organization):
             result.pharmacy_seeded = seed_pharmacy(organization=organization, today=today)
         if not today_sessions_present(organization):
-            result.sessions_seeded = seed_today_sessions(organization=organization)
+            # Today's session appointments are booked against the real clock: none for a
+            # seed of another day.
+            if all(abs((local_today(c.time_zone) - today).days) <= 1 for c in clinics.values()):
+                result.sessions_seeded += book_today_sessions(organization=organization)
+            result.sessions_seeded += seed_today_sessions(organization=organization)
     return result

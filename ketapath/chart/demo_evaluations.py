@@ -207,6 +207,61 @@ CASES: tuple[DemoEvaluation, ...] = (
             "phq9": ("confirmed", "Recurrent major depression, moderate."),
         },
     ),
+    # Three Denver pain-series patients whose first session is today (demo_today).
+    DemoEvaluation(
+        index=4,
+        site_staff="",
+        author="prescriber",
+        days_ago=11,
+        screening=Screening(6, 5, 14, 8, 7, 8, 124, 78, 72),
+        pain=(("trigeminal_neuralgia", "G50.0"),),
+        pain_months=40,
+        pain_history=(
+            "Electric-shock pain in the right cheek and jaw, set off by chewing and cold "
+            "wind, for over three years; dreads eating in public."
+        ),
+        prior=(
+            ("Carbamazepine", "not_tolerated", "Rash and unsteadiness at 600 mg a day."),
+            ("Oxcarbazepine", "partial", "Still taking 300 mg twice a day."),
+            ("Microvascular decompression", "unknown", "Offered; declined surgery for now."),
+        ),
+    ),
+    DemoEvaluation(
+        index=7,
+        site_staff="",
+        author="prescriber",
+        days_ago=13,
+        screening=Screening(8, 6, 16, 7, 6, 7, 118, 76, 78),
+        pain=(("chronic_pancreatitis", "K86.1"),),
+        pain_months=50,
+        pain_history=(
+            "Constant upper abdominal pain boring through to the back for four years, "
+            "with flares after meals; no alcohol for three years."
+        ),
+        prior=(
+            ("Pancreatic enzyme replacement", "partial", ""),
+            ("Coeliac plexus block", "helped_then_faded", "About six weeks of relief."),
+            ("Pregabalin", "no_benefit", ""),
+        ),
+    ),
+    DemoEvaluation(
+        index=11,
+        site_staff="",
+        author="director",
+        days_ago=8,
+        screening=Screening(5, 3, 10, 7, 7, 6, 130, 84, 70),
+        pain=(("cipn", "G62.0"), ("cipn", "T45.1X5S")),
+        pain_months=20,
+        pain_history=(
+            "Burning and numbness in both feet since chemotherapy for breast cancer ended "
+            "last year; walking on gravel is unbearable."
+        ),
+        prior=(
+            ("Duloxetine", "partial", "On 60 mg a day."),
+            ("Topical capsaicin 8 % patch", "no_benefit", ""),
+            ("Physical therapy for balance", "helped", ""),
+        ),
+    ),
     DemoEvaluation(
         index=12,
         site_staff="",

@@ -17,7 +17,7 @@ from ketapath.chart.demo import CHICAGO, DENVER, seed_demo
 from ketapath.chart.demo_sessions import chart_today, seed_past_sessions, seed_today_sessions
 from ketapath.clinics.models import Clinic, Organization, Room
 from ketapath.core.capabilities import Capability
-from ketapath.core.timeutils import local_today
+from ketapath.core.timeutils import local_day_bounds, local_today
 from ketapath.patients.models import ConsentKind
 from ketapath.patients.selectors import patient_consent_statuses
 from ketapath.pharmacy import ledger
@@ -193,8 +193,32 @@ def _today_appointment(
     )
 
 
+def _clear_todays_board(denver: Clinic) -> None:
+    """Remove the sessions the demo charted today (how many depends on the hour the demo
+    was seeded, see demo_today) and cancel their appointments, so the test's own
+    appointments start from an empty board."""
+    start, end = local_day_bounds(local_today(denver.time_zone), denver.time_zone)
+    today = Appointment.objects.filter(
+        clinic=denver, kind=Appointment.Kind.SESSION, starts_at__gte=start, starts_at__lt=end
+    )
+    sessions = TreatmentSession.objects.filter(appointment__in=today)
+    for model in (SessionAlert, AdverseEvent, SessionOverride):
+        model.objects.filter(session__in=sessions).delete()
+    sessions.delete()
+    today.exclude(status=Appointment.Status.CANCELLED).update(
+        status=Appointment.Status.CANCELLED, status_reason="Cleared for the test"
+    )
+
+
 def test_todays_sessions_are_charted_in_several_states(seeded: None) -> None:
+    with transaction.atomic():
+        _todays_sessions_are_charted_in_several_states()
+        transaction.set_rollback(True)
+
+
+def _todays_sessions_are_charted_in_several_states() -> None:
     denver = Clinic.objects.get(name=DENVER)
+    _clear_todays_board(denver)
     assert selectors.sessions_today(clinic=denver, day=local_today(denver.time_zone)) == []
     courses = [
         c
