@@ -35,12 +35,18 @@ from ketapath.chart.demo_today import (
     site_day,
 )
 from ketapath.clinics.models import Clinic, Closure, OpeningHours, Organization
+from ketapath.core.timeutils import local_day_bounds
 from ketapath.evaluations.models import Evaluation
 from ketapath.observations.models import SafetyAlert
 from ketapath.patients.models import ConsentKind, Patient
 from ketapath.patients.selectors import patient_consent_statuses
 from ketapath.scheduling.models import Appointment, Course
-from ketapath.treatments.models import TreatmentSession
+from ketapath.treatments.models import (
+    AdverseEvent,
+    SessionAlert,
+    SessionOverride,
+    TreatmentSession,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -328,11 +334,34 @@ def test_nothing_is_booked_on_a_closed_day(seeded: None) -> None:
     assert len(eligible_patients(clinic=clinic, day=timezone.localdate())) == EXTRA_PATIENTS
 
 
+def _undo_todays_demo_sessions(clinic: Clinic, day: date) -> None:
+    """Take back what the module's seed booked and charted today (it depends on the hour
+    the seed ran), courses included, so the booking below starts from the same place."""
+    start, end = local_day_bounds(day, clinic.time_zone)
+    today = Appointment.objects.filter(
+        clinic=clinic, kind=Appointment.Kind.SESSION, starts_at__gte=start, starts_at__lt=end
+    )
+    course_ids = set(today.values_list("course_id", flat=True))
+    sessions = TreatmentSession.objects.filter(appointment__in=today)
+    for model in (SessionAlert, AdverseEvent, SessionOverride):
+        model.objects.filter(session__in=sessions).delete()
+    sessions.delete()
+    today.delete()
+    Course.objects.filter(id__in=course_ids, appointments__isnull=True).delete()
+
+
 def test_todays_bookings_are_charted_in_the_planned_states(seeded: None) -> None:
+    with transaction.atomic():
+        _todays_bookings_are_charted_in_the_planned_states()
+        transaction.set_rollback(True)
+
+
+def _todays_bookings_are_charted_in_the_planned_states() -> None:
     """Against the real clock, so what is booked depends on the hour the tests run: every
     appointment booked is charted in the state its start time planned, and in opening hours
     on a weekday with the prescriber on shift that is three states or more."""
     clinic = denver()
+    _undo_todays_demo_sessions(clinic, timezone.now().astimezone(ZONE).date())
     organization: Organization = clinic.organization
     now = timezone.now()
     day = now.astimezone(ZONE).date()
