@@ -40,6 +40,7 @@ from ketapath.treatments.services import (
     PAIN_OBSERVATION,
     REASON_MAX,
     RULE_DISCHARGE,
+    VITAL_FIELDS,
     HardStop,
     _audit,
     _require,
@@ -131,8 +132,7 @@ AMA_NOTE_MIN = 20
 
 def plain(value: Decimal) -> str:
     """A Decimal without trailing zeros or exponent: 50.000 → "50", 0.960 → "0.96"."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _errors(errors: list[FieldError]) -> None:
@@ -442,7 +442,7 @@ def vitals_record(
             alert = SessionAlert(
                 session=session,
                 rule=name,
-                summary=ALERT_SUMMARIES[name].format(**{k: clean.get(k) for k in rules_fields()}),
+                summary=ALERT_SUMMARIES[name].format(**{k: clean.get(k) for k in VITAL_FIELDS}),
                 reading_at=at,
                 raised_at=now,
                 raised_by=user,
@@ -454,10 +454,6 @@ def vitals_record(
             session.status = Status.MONITORING
             session.save(update_fields=["status", "updated_at"])
     return VitalsResult(created, alerts)
-
-
-def rules_fields() -> tuple[str, ...]:
-    return ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate")
 
 
 def session_alert_clear(*, user: User, alert: SessionAlert, note: str) -> SessionAlert:

@@ -309,7 +309,7 @@ class VitalsForm(forms.Form):
     )
 
     def values(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name) for name in charting.rules_fields()}
+        return {name: self.cleaned_data.get(name) for name in services.VITAL_FIELDS}
 
 
 class AlertClearForm(forms.Form):
