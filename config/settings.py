@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "ketapath.scheduling",
     "ketapath.pharmacy",
     "ketapath.treatments",
+    "ketapath.outcomes",
     "ketapath.portal",
     "ketapath.chart",
 ]
