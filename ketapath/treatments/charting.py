@@ -778,7 +778,7 @@ def session_complete(*, user: User, session: TreatmentSession) -> TreatmentSessi
     return session
 
 
-def _ledger_balanced(session: TreatmentSession) -> ledger.DrawAccount | None:
+def ledger_imbalance(session: TreatmentSession) -> ledger.DrawAccount | None:
     """The draw's account when it does not balance (None when it does or nothing was
     drawn)."""
     if session.draw_entry_id is None:
@@ -801,7 +801,7 @@ def session_sign(*, user: User, session: TreatmentSession) -> TreatmentSession:
         raise Conflict(MESSAGE_SIGN_NOT_COMPLETE, code="not_completed")
     if session.alerts.filter(cleared_at__isnull=True).exists():
         raise HardStop(MESSAGE_STOP_OPEN_SESSION_ALERT, rule=RULE_OPEN_SESSION_ALERT)
-    account = _ledger_balanced(session)
+    account = ledger_imbalance(session)
     if account is not None:
         raise HardStop(
             MESSAGE_STOP_LEDGER.format(

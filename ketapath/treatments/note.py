@@ -561,7 +561,7 @@ def sign_blockers(s: TreatmentSession, alerts: list[SessionAlert]) -> list[str]:
         blockers.append(charting.MESSAGE_SIGN_NOT_COMPLETE)
     if any(a.is_open for a in alerts):
         blockers.append(charting.MESSAGE_STOP_OPEN_SESSION_ALERT)
-    account = charting._ledger_balanced(s)
+    account = charting.ledger_imbalance(s)
     if account is not None:
         blockers.append(
             charting.MESSAGE_STOP_LEDGER.format(
