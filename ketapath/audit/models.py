@@ -38,6 +38,9 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "Log out"
         TOKEN_ISSUED = "token_issued", "API token issued"
         PRIVILEGE_CHANGE = "privilege_change", "Privilege change"
+        # Health information released outside the clinic (a progress report handed to the
+        # patient or sent to a referring physician): HIPAA accounting of disclosures.
+        DISCLOSE = "disclose", "Disclosure"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

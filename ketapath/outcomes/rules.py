@@ -167,3 +167,88 @@ def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float,
     low = (centre - spread) / denominator
     high = (centre + spread) / denominator
     return max(0.0, low), min(1.0, high)
+
+
+class Proposal(StrEnum):
+    CONTINUE = "continue"
+    STOP = "stop"
+    AWAITING_MEASURES = "awaiting_measures"
+    AWAITING_SERIES = "awaiting_series"
+
+
+MESSAGE_AWAITING_SERIES = (
+    "The series is not complete yet; the reassessment follows the last session."
+)
+MESSAGE_AWAITING_MEASURES = (
+    "No reassessment measures yet: ask for the pain rating (and PEG{mood}) at the reassessment."
+)
+MESSAGE_CONTINUE_PAIN = (
+    "Pain fell by {percent} % ({category}), at least the 30 % IMMPACT calls moderately "
+    "important: further sessions case by case, as a continuation course."
+)
+MESSAGE_CONTINUE_MOOD = (
+    "PHQ-9 fell by {percent} %, a depression response (≥ 50 %): further sessions case by "
+    "case, as a continuation course, with pain watched alongside."
+)
+MESSAGE_STOP = (
+    "No response: {detail}. Consider stopping ketamine and offering behavioral health or a "
+    "referral."
+)
+MESSAGE_LOW_BASELINE = " The baseline pain was below 4, so a percentage says little."
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What the software proposes after a reassessment; a named prescriber decides."""
+
+    code: Proposal
+    reason: str
+
+
+def _percent_text(change: Change) -> str:
+    shown = display_percent(-change.percent) if change.percent is not None else None
+    return "—" if shown is None else format(shown, "f")
+
+
+def recommend(
+    *,
+    mental_health: bool,
+    series_completed: bool,
+    pain: PainChange | None,
+    phq9: Phq9Outcome | None,
+) -> Recommendation:
+    """Responders (pain fall ≥ 30 %, or on the mental-health pathway a PHQ-9 response)
+    are proposed further sessions case by case; non-responders are proposed stopping, with
+    behavioral health or a referral (issue 9, item 2; clinical.md §2.3). Never a decision."""
+    if not series_completed:
+        return Recommendation(Proposal.AWAITING_SERIES, MESSAGE_AWAITING_SERIES)
+    if pain is None and (not mental_health or phq9 is None):
+        mood = ", PHQ-9, PCL-5 and GAD-7" if mental_health else ""
+        return Recommendation(
+            Proposal.AWAITING_MEASURES, MESSAGE_AWAITING_MEASURES.format(mood=mood)
+        )
+    note = MESSAGE_LOW_BASELINE if pain is not None and pain.low_baseline else ""
+    if pain is not None and pain.category in (PainCategory.SUBSTANTIAL, PainCategory.MODERATE):
+        reason = MESSAGE_CONTINUE_PAIN.format(
+            percent=_percent_text(pain.change), category=pain.category.value
+        )
+        return Recommendation(Proposal.CONTINUE, reason + note)
+    if mental_health and phq9 is not None and phq9.response:
+        return Recommendation(
+            Proposal.CONTINUE,
+            MESSAGE_CONTINUE_MOOD.format(percent=_percent_text(phq9.change)) + note,
+        )
+    details = []
+    if pain is not None:
+        if pain.category == PainCategory.WORSE:
+            details.append("pain rose")
+        elif pain.category == PainCategory.NOT_COMPUTABLE:
+            details.append("no percentage from a pain baseline of 0")
+        else:
+            details.append(f"pain fell by {_percent_text(pain.change)} %, under 30 %")
+    if mental_health and phq9 is not None:
+        if phq9.applicable:
+            details.append(f"PHQ-9 fell by {_percent_text(phq9.change)} %, under 50 %")
+        else:
+            details.append("PHQ-9 baseline under 10, so no depression response is defined")
+    return Recommendation(Proposal.STOP, MESSAGE_STOP.format(detail="; ".join(details)) + note)

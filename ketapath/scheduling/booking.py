@@ -158,6 +158,9 @@ def _site_calendar(clinic: Clinic, first: date, last: date) -> dict[str, Any]:
 
 def _spec(course: Course) -> rules.SeriesSpec:
     p = course.protocol
+    if course.phase == Course.Phase.CONTINUATION:
+        # Further sessions are decided case by case: a continuation books one at a time.
+        return rules.SeriesSpec(1, 0, 1, p.chair_minutes)
     return rules.SeriesSpec(p.sessions, p.min_interval_hours, p.window_days, p.chair_minutes)
 
 

@@ -106,8 +106,10 @@ def course_create(
     clinic: Clinic,
     evaluation: Evaluation,
     ordered_mg_per_kg: Decimal,
+    parent: Course | None = None,
 ) -> Course:
-    """Order a course from a signed, still-valid evaluation (status planned)."""
+    """Order a course from a signed, still-valid evaluation (status planned); with
+    ``parent``, a continuation of that course (its decision closes the parent first)."""
     if not user.can(Capability.COURSE_ORDER, clinic.id):
         raise Forbidden(MESSAGE_ORDER_FORBIDDEN)
     if evaluation.patient_id != patient.id:
@@ -159,6 +161,8 @@ def course_create(
             protocol=template,
             pathway=evaluation.pathway,
             pain_measures_added=evaluation.pathway == Pathway.MENTAL_HEALTH_PRIMARY,
+            phase=Course.Phase.CONTINUATION if parent is not None else Course.Phase.INDUCTION,
+            parent=parent,
             ordered_mg_per_kg=dose,
             ordered_by=user,
             ordered_at=timezone.now(),
@@ -174,6 +178,7 @@ def course_create(
             "protocol": f"{template.name} v{template.version}",
             "ordered_mg_per_kg": str(dose),
             "evaluation": str(evaluation.id),
+            "continues": str(parent.id) if parent is not None else None,
         },
     )
     return course
