@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from ketapath.accounts.models import User
-from ketapath.clinics.models import Clinic, Room
+from ketapath.clinics.models import Room
 from ketapath.medications.models import MmeSnapshot
 from ketapath.patients.models import Patient
 from ketapath.questionnaires.models import Response
@@ -32,7 +32,10 @@ def dose(
     status: str = TreatmentSession.Status.SIGNED,
 ) -> TreatmentSession:
     """A session of ``course`` given at ``at`` (rows only; the charting has its own tests)."""
-    room, _ = Room.objects.get_or_create(clinic=course.clinic, name="Outcome test room")
+    # A room per patient: PostgreSQL refuses two appointments in one room at once.
+    room, _ = Room.objects.get_or_create(
+        clinic=course.clinic, name=f"Outcome room {str(course.patient_id)[:8]}"
+    )
     sequence = course.appointments.count() + 1
     appointment = Appointment.objects.create(
         clinic=course.clinic,
@@ -121,8 +124,3 @@ def series(
         return course
 
     return build
-
-
-@pytest.fixture
-def site_room(site: Clinic) -> Room:
-    return Room.objects.get_or_create(clinic=site, name="Outcome test room")[0]
