@@ -12,6 +12,8 @@ from ketapath.evaluations.api import router as evaluations_router
 from ketapath.medications.api import router as medications_router
 from ketapath.notifications.api import router as notifications_router
 from ketapath.observations.api import router as observations_router
+from ketapath.outcomes.api import router as outcomes_router
+from ketapath.outcomes.timeline_api import router as timeline_router
 from ketapath.patients.api import router as patients_router
 from ketapath.pharmacy.api import router as pharmacy_router
 from ketapath.portal.api import router as portal_router
@@ -51,6 +53,8 @@ api.add_router("/protocols", protocols_router, tags=["protocols"])
 api.add_router("/", scheduling_router, tags=["scheduling"])
 api.add_router("/pharmacy", pharmacy_router, tags=["controlled-substance ledger"])
 api.add_router("/", treatments_router, tags=["sessions"])
+api.add_router("/", outcomes_router, tags=["outcomes"])
 api.add_router("/", notifications_router, tags=["messages and links"])
 api.add_router("/", portal_staff_router, tags=["messages and links"])
+api.add_router("/", timeline_router, tags=["outcomes"])
 api.add_router("/portal", portal_router, tags=["patient links (public)"])

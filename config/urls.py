@@ -22,6 +22,8 @@ urlpatterns = [
     path("p/", include("ketapath.portal.urls")),
     path("pharmacy/", include("ketapath.pharmacy.urls")),
     path("", include("ketapath.treatments.urls")),
+    path("", include("ketapath.outcomes.urls")),
+    path("", include("ketapath.outcomes.timeline_urls")),
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]

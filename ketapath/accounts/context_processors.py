@@ -26,6 +26,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Calendar", reverse("scheduling:day")))
     if user_can_anywhere(user, Capability.QUESTIONNAIRE_ENTER):
         items.append(("Alerts", reverse("observations:alerts")))
+    if user_can_anywhere(user, Capability.OUTCOMES_READ):
+        items.append(("Outcomes", reverse("outcomes:dashboard")))
     if user_can_anywhere(user, Capability.PROTOCOL_READ):
         items.append(("Protocols", reverse("protocols:list")))
     if user_can_anywhere(user, Capability.STAFF_MANAGE):

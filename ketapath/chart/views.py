@@ -16,6 +16,7 @@ from ketapath.chart import selectors
 from ketapath.core.capabilities import Capability
 from ketapath.core.pagination import clamp_page, paginate
 from ketapath.evaluations.selectors import evaluations_for_patient
+from ketapath.outcomes.timeline import timeline_card_context
 from ketapath.patients.models import Pathway
 from ketapath.patients.selectors import STATE_LABELS, treatment_consent_state_of
 from ketapath.patients.views import patient_for_request
@@ -48,6 +49,7 @@ def patient_chart(request: HttpRequest, patient_id: UUID) -> HttpResponse:
         {
             "chart": chart,
             "patient": patient,
+            **(timeline_card_context(patient=patient) if can(Capability.OUTCOMES_READ) else {}),
             "banner": chart.banner,
             # Links only; each page checks its own rule (e.g. a therapist clears alerts of
             # behavioral-health patients).

@@ -33,12 +33,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
-    Aggregate,
-    Avg,
     Case,
     CharField,
-    Count,
     F,
     FloatField,
     OuterRef,
@@ -71,27 +69,9 @@ OBSERVATIONAL_NOTE = (
 PATHWAY_LABELS = dict(Pathway.choices)
 
 
-class Median(Aggregate):
-    """The median: ``percentile_cont(0.5)`` on PostgreSQL; an aggregate of the same
-    definition (the mean of the two middle values) registered on SQLite connections."""
-
-    function = "percentile_cont"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-    allow_distinct = False
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return super().as_sql(
-            compiler,
-            connection,
-            function="ketapath_median",
-            template="%(function)s(%(expressions)s)",
-            **extra,
-        )
-
-
 class SqliteMedian:
-    """The SQLite side of ``Median`` (registered in ``apps.py``)."""
+    """The median on SQLite, defined as PostgreSQL's ``percentile_cont(0.5)`` (the mean of
+    the two middle values), registered on each connection in ``apps.py``."""
 
     def __init__(self) -> None:
         self.values: list[float] = []
@@ -166,35 +146,91 @@ def _courses(*, clinics: list[Clinic], date_from: date, date_to: date, group_by:
     )
 
 
-def _aggregates() -> dict[str, Any]:
-    reassessed = Q(pain_current__isnull=False)
-    scored = reassessed & Q(pain_baseline__gt=0)
-    phq9_eligible = Q(phq9_b10__gte=rules.PHQ9_BASELINE_AT_LEAST * 10)
-    opioid = Q(mme_baseline__gt=0)
-    return {
-        "started": Count("id"),
-        "series_completed": Count("id", filter=Q(status__in=SERIES_OVER)),
-        "reassessed": Count("id", filter=reassessed),
-        "responders_30": Count("id", filter=scored & Q(pain_fall_x10__gte=F("pain_b_x3"))),
-        "responders_50": Count("id", filter=scored & Q(pain_fall_x2__gte=F("pain_b10"))),
-        "low_baseline": Count("id", filter=Q(pain_baseline__lt=rules.LOW_BASELINE)),
-        "median_pain_change_percent": Median("pain_pct"),
-        "phq9_eligible": Count("id", filter=phq9_eligible),
-        "phq9_responders": Count(
-            "id",
-            filter=phq9_eligible
-            & Q(phq9_current__isnull=False)
-            & Q(phq9_fall_x2__gte=F("phq9_b10")),
-        ),
-        "phq9_remitted": Count(
-            "id", filter=phq9_eligible & Q(phq9_c10__lt=rules.PHQ9_REMISSION_BELOW * 10)
-        ),
-        "opioid_users": Count("id", filter=opioid),
-        "mean_mme_change": Avg("mme_delta", filter=opioid),
-        "opioid_reduced": Count("id", filter=opioid & Q(mme_current__lt=F("mme_baseline"))),
-        "dropouts": Count("id", filter=Q(status=Course.Status.STOPPED)),
-        "adverse_event_series": Count("id", filter=Q(has_adverse_event=True)),
+# Per series, from the inner query (each measure's subquery evaluated once per series):
+# the derived figures. Scores × 10 are whole numbers, so the bands compare exactly.
+_DERIVED = """
+    SELECT key, status, has_adverse_event, pain_baseline, pain_current, phq9_current,
+        mme_baseline, mme_current,
+        ROUND(CAST(pain_baseline AS DOUBLE PRECISION) * 10) AS pb,
+        ROUND(CAST(pain_current AS DOUBLE PRECISION) * 10) AS pc,
+        ROUND(CAST(phq9_baseline AS DOUBLE PRECISION) * 10) AS qb,
+        ROUND(CAST(phq9_current AS DOUBLE PRECISION) * 10) AS qc,
+        CASE WHEN pain_baseline > 0 AND pain_current IS NOT NULL THEN
+            (CAST(pain_current AS DOUBLE PRECISION) - CAST(pain_baseline AS DOUBLE PRECISION))
+            * 100.0 / CAST(pain_baseline AS DOUBLE PRECISION) END AS pct,
+        CAST(mme_current AS DOUBLE PRECISION) - CAST(mme_baseline AS DOUBLE PRECISION)
+            AS mme_delta
+    FROM ({inner}) AS series
+"""
+
+# Aggregate name → SQL over the derived columns ({median} is the vendor's median).
+_AGGREGATES: dict[str, str] = {
+    "started": "COUNT(*)",
+    "series_completed": "SUM(CASE WHEN status IN ({over}) THEN 1 ELSE 0 END)",
+    "reassessed": "SUM(CASE WHEN pc IS NOT NULL THEN 1 ELSE 0 END)",
+    # A fall of at least 30 %: (b − c) × 10 ≥ 3b; of at least 50 %: (b − c) × 2 ≥ b.
+    "responders_30": "SUM(CASE WHEN pb > 0 AND (pb - pc) * 10 >= pb * 3 THEN 1 ELSE 0 END)",
+    "responders_50": "SUM(CASE WHEN pb > 0 AND (pb - pc) * 2 >= pb THEN 1 ELSE 0 END)",
+    "low_baseline": "SUM(CASE WHEN pb < {low} THEN 1 ELSE 0 END)",
+    "median_pain_change_percent": "{median}",
+    "phq9_eligible": "SUM(CASE WHEN qb >= {phq9_from} THEN 1 ELSE 0 END)",
+    "phq9_responders": (
+        "SUM(CASE WHEN qb >= {phq9_from} AND (qb - qc) * 2 >= qb THEN 1 ELSE 0 END)"
+    ),
+    "phq9_remitted": "SUM(CASE WHEN qb >= {phq9_from} AND qc < {remission} THEN 1 ELSE 0 END)",
+    "opioid_users": "SUM(CASE WHEN mme_baseline > 0 THEN 1 ELSE 0 END)",
+    "mean_mme_change": "AVG(CASE WHEN mme_baseline > 0 THEN mme_delta END)",
+    "opioid_reduced": (
+        "SUM(CASE WHEN mme_baseline > 0 AND mme_current < mme_baseline THEN 1 ELSE 0 END)"
+    ),
+    "dropouts": "SUM(CASE WHEN status = '{stopped}' THEN 1 ELSE 0 END)",
+    "adverse_event_series": "SUM(CASE WHEN has_adverse_event THEN 1 ELSE 0 END)",
+}
+_INNER_COLUMNS = (
+    "key",
+    "status",
+    "has_adverse_event",
+    "pain_baseline",
+    "pain_current",
+    "phq9_baseline",
+    "phq9_current",
+    "mme_baseline",
+    "mme_current",
+)
+
+
+def _aggregate_sql(vendor: str) -> str:
+    median = (
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY pct)"
+        if vendor == "postgresql"
+        else "ketapath_median(pct)"
+    )
+    # Only our own constants are formatted into the text; values travel as parameters.
+    constants = {
+        "over": ", ".join(f"'{status}'" for status in SERIES_OVER),
+        "low": int(rules.LOW_BASELINE * 10),
+        "phq9_from": rules.PHQ9_BASELINE_AT_LEAST * 10,
+        "remission": rules.PHQ9_REMISSION_BELOW * 10,
+        "stopped": Course.Status.STOPPED,
+        "median": median,
     }
+    return ", ".join(f"{sql.format(**constants)} AS {name}" for name, sql in _AGGREGATES.items())
+
+
+def _aggregate(qs: QuerySet, *, grouped: bool) -> list[dict[str, Any]]:
+    """One query: the per-series query inside, the aggregates outside (grouped by key)."""
+    inner, params = qs.values(*_INNER_COLUMNS).query.sql_with_params()
+    derived = _DERIVED.format(inner=inner)
+    select = _aggregate_sql(connection.vendor)
+    # The text is Django's compiled query and our own constants; values are parameters.
+    if grouped:
+        sql = f"SELECT key, {select} FROM ({derived}) AS d GROUP BY key ORDER BY key"  # noqa: S608
+    else:
+        sql = f"SELECT {select} FROM ({derived}) AS d"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -280,28 +316,33 @@ class Summary:
 
 
 def _group(key: str, label: str, row: dict[str, Any]) -> GroupSummary:
+    """A group from its aggregated row (SUM over no rows is NULL: a count of 0)."""
+
+    def count(name: str) -> int:
+        return int(row.get(name) or 0)
+
     def number(name: str) -> float | None:
-        value = row[name]
+        value = row.get(name)
         return None if value is None else float(value)
 
     return GroupSummary(
         key=key,
         label=label,
-        started=row["started"],
-        series_completed=row["series_completed"],
-        reassessed=row["reassessed"],
-        responders_30=row["responders_30"],
-        responders_50=row["responders_50"],
-        low_baseline=row["low_baseline"],
+        started=count("started"),
+        series_completed=count("series_completed"),
+        reassessed=count("reassessed"),
+        responders_30=count("responders_30"),
+        responders_50=count("responders_50"),
+        low_baseline=count("low_baseline"),
         median_pain_change_percent=number("median_pain_change_percent"),
-        phq9_eligible=row["phq9_eligible"],
-        phq9_responders=row["phq9_responders"],
-        phq9_remitted=row["phq9_remitted"],
-        opioid_users=row["opioid_users"],
+        phq9_eligible=count("phq9_eligible"),
+        phq9_responders=count("phq9_responders"),
+        phq9_remitted=count("phq9_remitted"),
+        opioid_users=count("opioid_users"),
         mean_mme_change=number("mean_mme_change"),
-        opioid_reduced=row["opioid_reduced"],
-        dropouts=row["dropouts"],
-        adverse_event_series=row["adverse_event_series"],
+        opioid_reduced=count("opioid_reduced"),
+        dropouts=count("dropouts"),
+        adverse_event_series=count("adverse_event_series"),
     )
 
 
@@ -312,12 +353,10 @@ def outcomes_summary(
     patients (the groups come back aggregated from the database)."""
     if group_by not in GROUP_BY:
         raise ValueError(group_by)
-    aggregates = _aggregates()
     qs = _courses(clinics=clinics, date_from=date_from, date_to=date_to, group_by=group_by)
-    rows = list(qs.values("key").annotate(**aggregates).order_by("key")) if clinics else []
-    total_row = qs.aggregate(**aggregates) if clinics else {name: 0 for name in aggregates}
-    for name in ("median_pain_change_percent", "mean_mme_change"):
-        total_row[name] = total_row.get(name) or None
+    rows = _aggregate(qs, grouped=True) if clinics else []
+    totals = _aggregate(qs, grouped=False) if clinics else []
+    total_row = totals[0] if totals else {}
     groups = [
         _group(
             row["key"],
@@ -335,6 +374,18 @@ def outcomes_summary(
         group_by=group_by,
         groups=groups,
         total=_group("all", "All series", total_row),
+    )
+
+
+def series_list(*, clinics: list[Clinic], date_from: date, date_to: date) -> QuerySet[Course]:
+    """The series behind the figures at the user's own sites, latest first dose first, each
+    with its measures (patient-level detail: never for sites seen as aggregates only)."""
+    if not clinics:
+        return Course.objects.none()
+    return (
+        _courses(clinics=clinics, date_from=date_from, date_to=date_to, group_by="condition")
+        .select_related("patient", "clinic", "protocol", "outcome_decision")
+        .order_by("-first_given", "id")
     )
 
 

@@ -46,12 +46,14 @@ from ketapath.outcomes import rules
 from ketapath.outcomes.models import CourseDecision
 from ketapath.patients.models import Pathway
 from ketapath.questionnaires.models import Response
+from ketapath.scheduling import measurement
 from ketapath.scheduling.models import Course
 from ketapath.treatments.models import AdverseEvent, TreatmentSession
 
-# A reassessment answered a few days early still counts; one answered weeks late is no
-# longer the reassessment of this series (workflow choices, no published figure).
-REASSESSMENT_EARLY_DAYS = 3
+# A reassessment answered up to three days early counts, as an answer at the clinic counts
+# for any scheduled item (``measurement.EARLY``); one answered weeks late is no longer the
+# reassessment of this series (workflow choices, no published figure).
+REASSESSMENT_EARLY_DAYS = measurement.EARLY.days
 REASSESSMENT_LATE_DAYS = 28
 
 # Measure code → annotation prefix. "pain-nrs" is the 0–10 average pain over the past week
@@ -82,7 +84,9 @@ class PlusDays(Func):
     def __init__(self, moment: Any, days: Any) -> None:
         super().__init__(moment, days)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
         moment, moment_params = compiler.compile(self.source_expressions[0])
         days, days_params = compiler.compile(self.source_expressions[1])
         return f"({moment} + ({days}) * INTERVAL '1 day')", [*moment_params, *days_params]
@@ -265,7 +269,7 @@ def course_reassessment(*, course: Course) -> Reassessment:
             .values_list("given_at", flat=True)
             .first()
         )
-    row = with_measures(Course.objects.filter(id=course.id), anchor_at=anchor).get()
+    row: Any = with_measures(Course.objects.filter(id=course.id), anchor_at=anchor).get()
     measures = {
         code: MeasurePair(
             code,

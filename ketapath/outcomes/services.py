@@ -24,6 +24,7 @@ from ketapath.outcomes.models import CourseDecision
 from ketapath.outcomes.rules import display_percent
 from ketapath.patients.models import Pathway
 from ketapath.patients.services import patient_pathway_set
+from ketapath.scheduling.booking import course_bookings_cancel
 from ketapath.scheduling.models import Course
 from ketapath.scheduling.services import course_create
 
@@ -39,6 +40,7 @@ MESSAGE_CONTINUE_NOT_DUE = (
     "Further sessions follow a completed series and its reassessment; this course is {status}."
 )
 MESSAGE_CLOSED = "This course is already {status}."
+MESSAGE_CANCELLED_BY_DECISION = "Course closed by the prescriber's decision: {decision}."
 
 OPEN_FOR_STOP = (
     Course.Status.PLANNED,
@@ -138,7 +140,18 @@ def course_decide(
             course.status = Course.Status.STOPPED
         course.decision = decision
         course.rationale = rationale
-        course.save(update_fields=["status", "decision", "rationale", "updated_at"])
+        # A closed course needs no more attention for its booking.
+        course.flag = ""
+        course.save(update_fields=["status", "decision", "rationale", "flag", "updated_at"])
+        cancelled = []
+        if decision != CourseDecision.Decision.CONTINUE:
+            cancelled = course_bookings_cancel(
+                user=user,
+                course=course,
+                reason=MESSAGE_CANCELLED_BY_DECISION.format(
+                    decision=CourseDecision.Decision(decision).label.lower()
+                ),
+            )
         continuation = None
         if decision == CourseDecision.Decision.CONTINUE:
             continuation = course_create(
@@ -190,6 +203,7 @@ def course_decide(
                 "recommendation": record.recommendation,
                 "status": {"from": previous, "to": course.status},
                 "continuation": str(continuation.id) if continuation else None,
+                "cancelled_appointments": [str(a.id) for a in cancelled],
             },
         )
     return record

@@ -41,6 +41,9 @@ PRESCRIBING_ROLES: frozenset[str] = frozenset({Role.PRESCRIBER.value, Role.MEDIC
 MESSAGE_BOOK_FORBIDDEN = "Your role does not book appointments at this site."
 MESSAGE_NOT_BOOKABLE = "Only a planned course is booked as a series; this one is {status}."
 MESSAGE_SESSION_COUNT = "The template has {n} sessions; give exactly {n}."
+MESSAGE_CONTINUATION_COUNT = (
+    "A continuation course books one session at a time, decided case by case; give exactly 1."
+)
 MESSAGE_SPACING = (
     "Session {i} starts {hours} h after session {prev}; the template needs at least {need} h."
 )
@@ -156,7 +159,9 @@ def _site_calendar(clinic: Clinic, first: date, last: date) -> dict[str, Any]:
     }
 
 
-def _spec(course: Course) -> rules.SeriesSpec:
+def series_spec(course: Course) -> rules.SeriesSpec:
+    """What one booking of ``course`` takes: the template's series, or a continuation's
+    single session."""
     p = course.protocol
     if course.phase == Course.Phase.CONTINUATION:
         # Further sessions are decided case by case: a continuation books one at a time.
@@ -179,7 +184,7 @@ def slot_proposals(
     start = datetime.combine(first, datetime.min.time(), zone)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     return rules.find_series(
-        spec=_spec(course),
+        spec=series_spec(course),
         **_site_calendar(clinic, first, last),
         busy=_busy(clinic, course.patient, start, end),
         preferences=preferences,
@@ -218,9 +223,14 @@ def booking_rechecks(*, course: Course, today: date) -> list[FieldError]:
 def _shape_errors(
     course: Course, choices: Sequence[SessionChoice], zone: ZoneInfo, now: datetime
 ) -> list[FieldError]:
-    p = course.protocol
+    p = series_spec(course)
     if len(choices) != p.sessions:
-        return [FieldError("sessions", MESSAGE_SESSION_COUNT.format(n=p.sessions))]
+        message = (
+            MESSAGE_CONTINUATION_COUNT
+            if course.phase == Course.Phase.CONTINUATION
+            else MESSAGE_SESSION_COUNT.format(n=p.sessions)
+        )
+        return [FieldError("sessions", message)]
     errors = []
     first_day = _local_date(choices[0].start, zone)
     window_end = rules.window_last_day(first_day, p.window_days)
@@ -721,6 +731,36 @@ def appointment_set_status(
     ):
         return _flag_or_offer(appointment, Appointment.Status(status).label.lower(), zone)
     return None
+
+
+def course_bookings_cancel(*, user: User, course: Course, reason: str) -> list[Appointment]:
+    """Cancel the sessions of ``course`` still booked, with ``reason``, once a clinician's
+    decision has closed the course: each patient is told, and no replacement is offered.
+    The caller has checked the decision's own permission and holds the course's lock."""
+    appointments = list(
+        Appointment.objects.select_related("clinic", "patient")
+        .filter(course=course, kind=Appointment.Kind.SESSION, status=Appointment.Status.BOOKED)
+        .order_by("starts_at")
+    )
+    for appointment in appointments:
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.status_reason = reason
+        appointment.save(update_fields=["status", "status_reason", "updated_at"])
+        audit(
+            user=user,
+            action=Action.UPDATE,
+            patient_id=appointment.patient_id,
+            clinic_id=appointment.clinic_id,
+            object_type="appointment",
+            object_id=appointment.id,
+            detail={"status": [Appointment.Status.BOOKED, appointment.status], "reason": reason},
+        )
+        messaging.appointment_notice(
+            appointment=appointment, kind="appointment_cancelled", user=user
+        )
+    if appointments:
+        messaging.course_messages_sync(course=course, user=user)
+    return appointments
 
 
 def appointment_reschedule(

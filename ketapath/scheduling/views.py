@@ -79,6 +79,7 @@ MESSAGE_NO_REPLACEMENT_FOUND = (
     "course with the prescriber."
 )
 SESSION_LABEL = "Session {i} of {n}"
+CONTINUATION_SESSION_LABEL = "Continuation session"
 
 SLOT_MINUTES = 15
 DAY_MINUTES = 24 * 60
@@ -147,7 +148,10 @@ class ApptView:
 def appt_view(appointment: Appointment, zone: ZoneInfo) -> ApptView:
     a = appointment
     if a.kind == Appointment.Kind.SESSION and a.course is not None:
-        kind = SESSION_LABEL.format(i=a.sequence, n=a.course.protocol.sessions)
+        if a.course.phase == Course.Phase.CONTINUATION:
+            kind = CONTINUATION_SESSION_LABEL
+        else:
+            kind = SESSION_LABEL.format(i=a.sequence, n=a.course.protocol.sessions)
     else:
         kind = a.get_kind_display()
     staff = tuple(
@@ -1053,9 +1057,8 @@ def _course_context(
     live = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
     first = min((a.starts_at for a in live), default=None)
     window_start = first.astimezone(zone).date() if first else None
-    window_end = (
-        rules.window_last_day(window_start, course.protocol.window_days) if window_start else None
-    )
+    spec = booking.series_spec(course)
+    window_end = rules.window_last_day(window_start, spec.window_days) if window_start else None
     can_book = user.can(Capability.SCHEDULE_WRITE, course.clinic_id)
     planned = course.status == Course.Status.PLANNED
     exposure = exposure_for(course.patient_id, now)
@@ -1064,6 +1067,8 @@ def _course_context(
         "course": course,
         "patient": course.patient,
         "protocol": course.protocol,
+        "spec": spec,
+        "continuation": course.phase == Course.Phase.CONTINUATION,
         "exposure": exposure,
         "status_class": COURSE_BADGES.get(course.status, "badge-neutral"),
         "series": series,

@@ -6,10 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.core.errors import Conflict, Forbidden, InvalidInput
+from ketapath.notifications.models import Message
 from ketapath.outcomes import services
 from ketapath.outcomes.models import CourseDecision
 from ketapath.outcomes.rules import PainCategory, Proposal
@@ -21,7 +23,7 @@ from ketapath.outcomes.selectors import (
 from ketapath.outcomes.tests.conftest import T0, dose, mme, respond
 from ketapath.patients.models import Pathway
 from ketapath.questionnaires.models import Response
-from ketapath.scheduling.models import Course
+from ketapath.scheduling.models import Appointment, Course
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +205,26 @@ def test_stop_mid_series_is_a_course_stopped_early(
     course: Course, prescriber: User, nurse: User
 ) -> None:
     dose(course, T0, nurse=nurse, prescriber=prescriber)
-    Course.objects.filter(pk=course.pk).update(status=Course.Status.IN_PROGRESS)
+    first = course.appointments.get()
+    later = [
+        Appointment.objects.create(
+            clinic=course.clinic,
+            patient=course.patient,
+            kind=Appointment.Kind.SESSION,
+            course=course,
+            sequence=sequence,
+            starts_at=timezone.now() + timedelta(days=sequence),
+            ends_at=timezone.now() + timedelta(days=sequence, hours=1),
+            room=first.room,
+            nurse=nurse,
+            prescriber=prescriber,
+            booked_by=nurse,
+        )
+        for sequence in (2, 3)
+    ]
+    Course.objects.filter(pk=course.pk).update(
+        status=Course.Status.IN_PROGRESS, flag="No replacement slot for session 2."
+    )
     course.refresh_from_db()
     with pytest.raises(Conflict) as early:
         services.course_decide(
@@ -218,7 +239,19 @@ def test_stop_mid_series_is_a_course_stopped_early(
     )
     course.refresh_from_db()
     assert course.status == Course.Status.STOPPED
+    assert course.flag == ""
     assert record.series_completed is False
+    # The sessions still booked are cancelled with the decision as the reason, and the
+    # patient is told; the session already given stays as it was.
+    for appointment in later:
+        appointment.refresh_from_db()
+        assert appointment.status == Appointment.Status.CANCELLED
+        assert "behavioral health" in appointment.status_reason
+    first.refresh_from_db()
+    assert first.status == Appointment.Status.COMPLETED
+    assert Message.objects.filter(patient=course.patient, kind="appointment_cancelled").count() == 2
+    event = AuditEvent.objects.get(object_type="course_decision", object_id=record.id)
+    assert sorted(event.detail["cancelled_appointments"]) == sorted(str(a.id) for a in later)
     course.patient.refresh_from_db()
     assert course.patient.pathway == Pathway.BEHAVIORAL_HEALTH
 

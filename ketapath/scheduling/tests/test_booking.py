@@ -309,3 +309,36 @@ def test_past_times_are_refused(front_desk: User, course: Course) -> None:
     with pytest.raises(InvalidInput) as exc:
         booking.course_book(user=front_desk, course=course, choices=shifted)
     assert "in the past" in exc.value.errors[0].rule
+
+
+def test_a_continuation_books_one_session_at_a_time(
+    front_desk: User,
+    prescriber: User,
+    course: Course,
+    client_for: Callable[[User], Client],
+) -> None:
+    Course.objects.filter(pk=course.pk).update(status=Course.Status.CONTINUED)
+    continuation = services.course_create(
+        user=prescriber,
+        patient=course.patient,
+        clinic=course.clinic,
+        evaluation=course.evaluation,
+        ordered_mg_per_kg=Decimal("0.6"),
+        parent=course,
+    )
+    result = propose(front_desk, continuation)
+    assert result.reason is None
+    assert all(len(p.sessions) == 1 for p in result.proposals)
+    three = [choices_of(p)[0] for p in result.proposals]
+    with pytest.raises(InvalidInput) as exc:
+        booking.course_book(user=front_desk, course=continuation, choices=three)
+    assert exc.value.errors[0].field == "sessions"
+    assert "one session at a time" in exc.value.errors[0].rule
+    appointments = booking.course_book(user=front_desk, course=continuation, choices=three[:1])
+    assert [a.sequence for a in appointments] == [1]
+    continuation.refresh_from_db()
+    assert continuation.status == "scheduled"
+    html = client_for(front_desk).get(f"/courses/{continuation.id}/").content.decode()
+    assert "One, booked on its own" in html
+    assert "Continuation session" in html
+    assert "Session 1 of 3" not in html
