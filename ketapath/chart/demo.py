@@ -20,6 +20,7 @@ from faker import Faker
 
 from ketapath.accounts.models import LicenceType, Membership, Role, User
 from ketapath.chart.demo_evaluations import evaluations_present, seed_evaluations
+from ketapath.chart.demo_history import history_present, seed_history
 from ketapath.chart.demo_measures import measures_present, seed_measures
 from ketapath.chart.demo_messages import messages_present, seed_messages
 from ketapath.chart.demo_pharmacy import pharmacy_present, seed_pharmacy
@@ -1009,6 +1010,10 @@ def seed_demo(*, today: date | None = None) -> SeedResult:
             result.messages_seeded = seed_messages(organization=organization, today=today)
         if not pharmacy_present(organization):
             result.pharmacy_seeded = seed_pharmacy(organization=organization, today=today)
+        if not history_present(organization):
+            result.sessions_seeded += seed_history(
+                organization=organization, users=users, today=today
+            )
         if not today_sessions_present(organization):
             # Today's session appointments are booked against the real clock: none for a
             # seed of another day.
