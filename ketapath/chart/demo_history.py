@@ -466,6 +466,12 @@ def _at(day: date, hour: int, minute: int, clinic: Clinic) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(clinic.time_zone))
 
 
+def _in_clinic_hours(moment: datetime, plan: Plan, clinic: Clinic) -> datetime:
+    """A prescriber's decision on the local day of ``moment``, in the clinic's afternoon."""
+    day = moment.astimezone(ZoneInfo(clinic.time_zone)).date()
+    return _at(day, 13 + plan.number % 4, (plan.number * 7) % 60, clinic)
+
+
 def _free_phones(organization: Organization, site: str, rng: random.Random) -> list[str]:
     """Fictional 555-01xx numbers of the site's area codes no demo patient, escort or
     referrer has yet (numbers are stored normalised)."""
@@ -1068,7 +1074,7 @@ def _story(ctx: Ctx, plan: Plan) -> Iterator[datetime]:
         _record(ctx, plan, patient, clinic, "reassessment", values)
     if not plan.decide:
         return
-    decided = reassessed_at + timedelta(days=rng.randint(1, 4))
+    decided = _in_clinic_hours(reassessed_at + timedelta(days=rng.randint(1, 4)), plan, clinic)
     yield decided
     course.refresh_from_db()
     record = course_decide(
@@ -1127,7 +1133,7 @@ def _continuation(
     yield after
     later = min(10, held + rng.choice((-1, 0, 0, 1)))
     _record(ctx, plan, patient, clinic, "reassessment", {"pain-nrs": later, "peg": later})
-    review = after + timedelta(days=rng.randint(2, 6))
+    review = _in_clinic_hours(after + timedelta(days=rng.randint(2, 6)), plan, clinic)
     if review > ctx.history_ends or plan.number % 4 == 1:
         return  # this continuation's review is still to come
     yield review
