@@ -1134,7 +1134,8 @@ def _continuation(
     later = min(10, held + rng.choice((-1, 0, 0, 1)))
     _record(ctx, plan, patient, clinic, "reassessment", {"pain-nrs": later, "peg": later})
     review = _in_clinic_hours(after + timedelta(days=rng.randint(2, 6)), plan, clinic)
-    if review > ctx.history_ends or plan.number % 4 == 1:
+    recent = review > ctx.history_ends - timedelta(days=21)
+    if review > ctx.history_ends or (recent and plan.number % 4 == 1):
         return  # this continuation's review is still to come
     yield review
     continuation.refresh_from_db()

@@ -338,3 +338,65 @@ def course_for_user(*, user: User, course_id: UUID) -> Course | None:
         .filter(id=course_id, clinic_id__in=clinics_where(user, Capability.PATIENT_READ))
         .first()
     )
+
+
+# --- Courses awaiting the prescriber's decision ---------------------------------------------
+
+
+class DueState:
+    """Where a course awaiting reassessment stands (``due_state``)."""
+
+    DECIDE = "decide"  # the reassessment measures are in: the prescriber decides
+    OPEN = "open"  # the window is open, the measures are not in yet
+    NOT_YET = "not_yet"  # the window has not opened
+    OVERDUE = "overdue"  # the window closed without the measures
+
+
+@dataclass(frozen=True)
+class DueRow:
+    course: Course
+    state: str
+    due_on: date | None
+    window_from: date | None
+    window_to: date | None
+
+
+def reassessments_due(*, user: User) -> QuerySet[Course]:
+    """Courses awaiting reassessment at the sites where the user sees outcomes, the one due
+    first on top; annotated as ``with_measures`` (the window and the reassessment values)."""
+    courses = Course.objects.filter(
+        status=Course.Status.AWAITING_REASSESSMENT,
+        clinic_id__in=clinics_where(user, Capability.OUTCOMES_READ),
+    ).select_related("patient", "clinic", "protocol")
+    return with_measures(courses).order_by(F("window_from").asc(nulls_last=True), "id")
+
+
+def due_state(course: Course, *, now: datetime) -> DueRow:
+    """Where ``course`` (annotated by ``reassessments_due``) stands at ``now``, with its
+    dates in the clinic's time zone."""
+    zone = ZoneInfo(course.clinic.time_zone)
+    window_from: datetime | None = getattr(course, "window_from", None)
+    window_to: datetime | None = getattr(course, "window_to", None)
+    last_given: datetime | None = getattr(course, "last_given", None)
+    due_on = (
+        (last_given + timedelta(days=course.protocol.reassessment_days)).astimezone(zone).date()
+        if last_given
+        else None
+    )
+    if getattr(course, "reassessed_at", None) is not None:
+        state = DueState.DECIDE
+    elif window_from is None or window_to is None:
+        state = DueState.NOT_YET
+    elif now > window_to:
+        state = DueState.OVERDUE
+    elif now >= window_from:
+        state = DueState.OPEN
+    else:
+        state = DueState.NOT_YET
+    return DueRow(
+        course=course,
+        state=state,
+        due_on=due_on,
+        window_from=window_from.astimezone(zone).date() if window_from else None,
+        window_to=window_to.astimezone(zone).date() if window_to else None,
+    )

@@ -1,5 +1,5 @@
-"""Outcome pages: a course's reassessment with the decision form, and the clinic outcomes
-dashboard with its CSV export."""
+"""Outcome pages: a course's reassessment with the decision form, the courses awaiting it,
+and the clinic outcomes dashboard with its CSV export."""
 
 from typing import Any
 from uuid import UUID
@@ -9,9 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from ketapath.accounts.models import User
+from ketapath.accounts.permissions import user_can_anywhere
 from ketapath.accounts.services import Action, audit
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import ApplicationError
@@ -227,3 +229,43 @@ def outcomes_csv(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("outcomes:dashboard") + "?" + request.GET.urlencode())
     _audit_summary(request, summary, Action.EXPORT)
     return summary_csv(summary)
+
+
+DUE_PAGE_SIZE = 25
+DUE_STATES = {
+    selectors.DueState.DECIDE: ("Measures in: decide", "badge-warn"),
+    selectors.DueState.OVERDUE: ("Overdue: window closed", "badge-danger"),
+    selectors.DueState.OPEN: ("Window open", "badge-info"),
+    selectors.DueState.NOT_YET: ("Not due yet", "badge-neutral"),
+}
+
+
+@login_required
+@require_GET
+def reassessments_due(request: HttpRequest) -> HttpResponse:
+    """Courses at the user's sites awaiting the reassessment and the prescriber's decision."""
+    if not user_can_anywhere(_user(request), Capability.OUTCOMES_READ):
+        raise PermissionDenied(MESSAGE_READ_FORBIDDEN)
+    page = paginate(
+        selectors.reassessments_due(user=_user(request)),
+        clamp_page(request.GET.get("page"))[0],
+        DUE_PAGE_SIZE,
+    )
+    now = timezone.now()
+    rows = [selectors.due_state(course, now=now) for course in page.items]
+    audit(
+        user=_user(request),
+        action=Action.READ,
+        object_type="reassessments_due",
+        detail={"page": page.number, "courses": [str(r.course.id) for r in rows]},
+    )
+    return render(
+        request,
+        "outcomes/due.html",
+        {
+            "page": page,
+            "rows": [(row, *DUE_STATES[row.state]) for row in rows],
+            "querystring": "",
+            "early_days": selectors.REASSESSMENT_EARLY_DAYS,
+        },
+    )

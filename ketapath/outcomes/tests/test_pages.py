@@ -3,6 +3,7 @@ who may see what."""
 
 from collections.abc import Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -201,3 +202,97 @@ def test_course_page_links_to_the_reassessment(
 ) -> None:
     html = client_for(prescriber).get(reverse("scheduling:course", args=[reassessed.id]))
     assert reverse("outcomes:reassessment", args=[reassessed.id]) in html.content.decode()
+
+
+# --- Reassessments awaiting a decision -------------------------------------------------------
+
+
+def test_due_list_states(
+    client_for: Login, prescriber: User, series: Callable[..., Course]
+) -> None:
+    course = series()
+    url = reverse("outcomes:due")
+    # The window (due date minus 3 days to due date plus 28) closed weeks ago, no answer.
+    html = client_for(prescriber).get(url).content.decode()
+    assert course.patient.family_name in html
+    assert "Overdue: window closed" in html
+    due = T0 + timedelta(days=4 + course.protocol.reassessment_days)
+    respond(course.patient, "pain-nrs", 6, due)
+    html = client_for(prescriber).get(url).content.decode()
+    assert "Measures in: decide" in html
+    assert reverse("outcomes:reassessment", args=[course.id]) in html
+    assert AuditEvent.objects.filter(object_type="reassessments_due", action="read").exists()
+    # Decided courses leave the list.
+    services.course_decide(user=prescriber, course=course, decision="stop", rationale="No change.")
+    html = client_for(prescriber).get(url).content.decode()
+    assert course.patient.family_name not in html
+    assert "No course at your sites is awaiting its reassessment." in html
+
+
+def test_due_state_before_and_inside_the_window(
+    prescriber: User, series: Callable[..., Course]
+) -> None:
+    from ketapath.outcomes import selectors
+
+    course = series()
+    row = selectors.reassessments_due(user=prescriber).get()
+    due = T0 + timedelta(days=4 + course.protocol.reassessment_days)
+    early = timedelta(days=selectors.REASSESSMENT_EARLY_DAYS)
+    late = timedelta(days=selectors.REASSESSMENT_LATE_DAYS)
+    at = selectors.due_state
+    assert at(row, now=due - early - timedelta(minutes=1)).state == selectors.DueState.NOT_YET
+    assert at(row, now=due - early).state == selectors.DueState.OPEN
+    assert at(row, now=due + late).state == selectors.DueState.OPEN
+    assert at(row, now=due + late + timedelta(minutes=1)).state == selectors.DueState.OVERDUE
+    assert at(row, now=due).due_on == due.astimezone(ZoneInfo(course.clinic.time_zone)).date()
+
+
+def test_due_list_permissions(
+    client: Client,
+    client_for: Login,
+    front_desk: User,
+    biller: User,
+    other_clinic_nurse: User,
+    series: Callable[..., Course],
+) -> None:
+    course = series()
+    url = reverse("outcomes:due")
+    response = client.get(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    for role in (front_desk, biller):
+        assert client_for(role).get(url).status_code == 403
+    other = client_for(other_clinic_nurse).get(url)
+    assert other.status_code == 200
+    assert course.patient.family_name not in other.content.decode()
+
+
+def test_due_list_query_count_is_constant(
+    client_for: Login,
+    nurse: User,
+    prescriber: User,
+    series: Callable[..., Course],
+    make_patient: Callable[..., Patient],
+) -> None:
+    first = series()
+    client = client_for(nurse)
+    client.get(reverse("outcomes:due"))  # warm the caches
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("outcomes:due"))
+    for n in range(4):
+        patient = make_patient(given_name=f"Due{n}")
+        course = Course.objects.create(
+            patient=patient,
+            clinic=first.clinic,
+            evaluation=first.evaluation,
+            protocol=first.protocol,
+            pathway=first.pathway,
+            ordered_mg_per_kg=first.ordered_mg_per_kg,
+            ordered_by=prescriber,
+            ordered_at=first.ordered_at,
+            status=Course.Status.AWAITING_REASSESSMENT,
+        )
+        dose(course, T0 + timedelta(days=n), nurse=nurse, prescriber=prescriber)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(reverse("outcomes:due"))
+    assert "Due3" in page.content.decode()
+    assert len(many) == len(few)
