@@ -1,8 +1,9 @@
 """The one permission helper every app uses: role matrix (DESIGN §10) plus credentials.
 
 A capability is allowed at a clinic when the user holds an active membership there whose
-role grants it, and every credential the capability needs is current today. An expired
-licence, DEA registration or ACLS card removes the actions that need it.
+role grants it, and every credential the capability needs is current today at that clinic
+(its local date). An expired licence, DEA registration or ACLS card removes the actions that
+need it.
 """
 
 from collections.abc import Iterable
@@ -11,10 +12,10 @@ from datetime import date
 from uuid import UUID
 
 from django.contrib.auth.models import AnonymousUser
-from django.utils import timezone
 
 from ketapath.accounts.models import Membership, Role, User
 from ketapath.core.capabilities import Capability as C
+from ketapath.core.timeutils import local_today
 
 ROLE_CAPABILITIES: dict[str, frozenset[C]] = {
     Role.MEDICAL_DIRECTOR: frozenset(
@@ -68,6 +69,7 @@ NEEDS_ACLS = frozenset({C.SESSION_DOCUMENT})
 class Grant:
     clinic_id: UUID
     role: str
+    time_zone: str  # the clinic's, whose local date credentials are checked against
 
 
 def _grants(user: User) -> list[Grant]:
@@ -75,10 +77,10 @@ def _grants(user: User) -> list[Grant]:
     cached: list[Grant] | None = getattr(user, "_ketapath_grants", None)
     if cached is None:
         cached = [
-            Grant(clinic_id=m.clinic_id, role=m.role)
-            for m in Membership.objects.filter(user=user, active=True, clinic__active=True).only(
-                "clinic_id", "role"
-            )
+            Grant(clinic_id=clinic_id, role=role, time_zone=time_zone)
+            for clinic_id, role, time_zone in Membership.objects.filter(
+                user=user, active=True, clinic__active=True
+            ).values_list("clinic_id", "role", "clinic__time_zone")
         ]
         user._ketapath_grants = cached  # type: ignore[attr-defined]
     return cached
@@ -113,25 +115,31 @@ def missing_credentials(user: User, capability: C, roles: Iterable[str], on: dat
     return missing
 
 
-def _granting_roles(user: User, capability: C, clinic_id: UUID | None) -> list[str]:
-    return [
-        g.role
-        for g in _grants(user)
-        if (clinic_id is None or g.clinic_id == clinic_id)
-        and capability in ROLE_CAPABILITIES.get(g.role, frozenset())
-    ]
+def _granting_roles(
+    user: User, capability: C, clinic_id: UUID | None
+) -> dict[UUID, tuple[str, list[str]]]:
+    """Per clinic (``clinic_id``, or every one): its time zone and the roles there that grant
+    the capability."""
+    granting: dict[UUID, tuple[str, list[str]]] = {}
+    for g in _grants(user):
+        if (clinic_id is None or g.clinic_id == clinic_id) and capability in ROLE_CAPABILITIES.get(
+            g.role, frozenset()
+        ):
+            granting.setdefault(g.clinic_id, (g.time_zone, []))[1].append(g.role)
+    return granting
 
 
 def user_can(
     user: User | AnonymousUser, capability: C, clinic_id: UUID | None, on: date | None = None
 ) -> bool:
-    """True when a role at ``clinic_id`` grants the capability and its credentials are current."""
+    """True when a role at ``clinic_id`` (any clinic when None) grants the capability and its
+    credentials are current on ``on``, by default that clinic's local today."""
     if not isinstance(user, User) or not user.is_active:
         return False
-    roles = _granting_roles(user, capability, clinic_id)
-    if not roles:
-        return False
-    return not missing_credentials(user, capability, roles, on or timezone.localdate())
+    return any(
+        not missing_credentials(user, capability, roles, on or local_today(time_zone))
+        for time_zone, roles in _granting_roles(user, capability, clinic_id).values()
+    )
 
 
 def user_can_anywhere(user: User | AnonymousUser, capability: C) -> bool:
@@ -151,9 +159,16 @@ def clinics_where(user: User | AnonymousUser, capability: C) -> set[UUID]:
 
 def denial_reason(user: User, capability: C, clinic_id: UUID | None) -> str:
     """A sentence saying why the capability is refused, for the 403 message."""
-    roles = _granting_roles(user, capability, clinic_id)
-    if not roles:
+    granting = _granting_roles(user, capability, clinic_id)
+    if not granting:
         return f"Your role does not allow this: {capability.label.lower()}."
-    missing = missing_credentials(user, capability, roles, timezone.localdate())
+    missing = next(
+        (
+            names
+            for time_zone, roles in granting.values()
+            if (names := missing_credentials(user, capability, roles, local_today(time_zone)))
+        ),
+        [],
+    )
     action = capability.label.lower()
     return f"Your {', '.join(missing)} is missing or expired, so you cannot: {action}."

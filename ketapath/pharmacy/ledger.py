@@ -24,6 +24,7 @@ from ketapath.clinics.models import Clinic
 from ketapath.clinics.selectors import clinic_policy_current
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import Conflict, FieldError, Forbidden, InvalidInput
+from ketapath.core.timeutils import local_today
 from ketapath.patients.models import Patient
 from ketapath.pharmacy.models import (
     Formulation,
@@ -248,7 +249,7 @@ def receive(*, user: User, counted_by: User, clinic: Clinic, delivery: Delivery)
                 ),
             )
         )
-    if delivery.expiry < timezone.localdate():
+    if delivery.expiry < local_today(clinic.time_zone):
         errors.append(FieldError("expiry", MESSAGE_EXPIRY_PAST))
     if delivery.vials < 1 or delivery.vials > 500:
         errors.append(FieldError("vials", "Enter the number of vials (1–500)."))

@@ -36,7 +36,7 @@ from ketapath.accounts.services import Action, audit
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability
 from ketapath.core.errors import Conflict, FieldError, Forbidden, InvalidInput
-from ketapath.core.timeutils import to_local
+from ketapath.core.timeutils import local_today, to_local
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import Count, CountLine, Investigation, Vial
 
@@ -78,13 +78,15 @@ def _ml(raw: object) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def _missing_labels(vials: list[Vial]) -> str:
+def _missing_labels(vials: list[Vial], today: date) -> str:
+    """The labels of the vials, noting the quarantined ones and those expired on ``today``
+    (the site's local date)."""
     parts = []
     for vial in vials:
         note = []
         if vial.status == Vial.Status.QUARANTINED:
             note.append("quarantined")
-        if vial.expiry < timezone.localdate():
+        if vial.expiry < today:
             note.append("expired")
         parts.append(f"{vial.label} ({', '.join(note)})" if note else vial.label)
     return ", ".join(parts)
@@ -226,7 +228,8 @@ def count_record(
             template = (
                 MESSAGE_SHIFT_MISSING if kind == Count.Kind.SHIFT else MESSAGE_INVENTORY_MISSING
             )
-            message = template.format(labels=_missing_labels(missing))
+            today = local_today(clinic.time_zone)
+            message = template.format(labels=_missing_labels(missing, today))
             raise InvalidInput(message, errors=[FieldError("lines", message)])
 
         count = Count.objects.create(

@@ -1,10 +1,9 @@
 """The permission helper: the role matrix of DESIGN §10, credentials, and per-site roles."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
-from django.utils import timezone
 
 from ketapath.accounts.models import Membership, Role, User
 from ketapath.accounts.permissions import (
@@ -18,6 +17,7 @@ from ketapath.accounts.permissions import (
 )
 from ketapath.clinics.models import Clinic
 from ketapath.core.capabilities import Capability as C
+from ketapath.core.timeutils import local_today
 
 # DESIGN §10, written out independently of the code's table.
 ALL_STAFF = set(Role.values)
@@ -80,13 +80,17 @@ def test_roles_combine(make_user: Callable[..., User], site: Clinic) -> None:
 
 # Credentials -------------------------------------------------------------------------------
 
-YESTERDAY = timezone.localdate() - timedelta(days=1)
+
+@pytest.fixture
+def yesterday(site: Clinic) -> date:
+    """The day before today at the site, where credentials are checked."""
+    return local_today(site.time_zone) - timedelta(days=1)
 
 
 def test_expired_licence_removes_signing_from_a_prescriber(
-    make_user: Callable[..., User], site: Clinic
+    make_user: Callable[..., User], site: Clinic, yesterday: date
 ) -> None:
-    user = make_user("p1", site, Role.PRESCRIBER, licence_expires=YESTERDAY)
+    user = make_user("p1", site, Role.PRESCRIBER, licence_expires=yesterday)
     for cap in (C.EVALUATION_SIGN, C.SESSION_SIGN, C.COURSE_ORDER, C.SESSION_DOCUMENT,
                 C.LEDGER_HANDLE):  # fmt: skip
         assert not user_can(user, cap, site.id), cap
@@ -98,9 +102,31 @@ def test_expired_licence_removes_signing_from_a_prescriber(
 def test_licence_expiring_today_is_still_valid(
     make_user: Callable[..., User], site: Clinic
 ) -> None:
-    user = make_user("p2", site, Role.PRESCRIBER, licence_expires=timezone.localdate())
+    today = local_today(site.time_zone)
+    user = make_user("p2", site, Role.PRESCRIBER, licence_expires=today)
     assert user_can(user, C.EVALUATION_SIGN, site.id)
-    assert not user_can(user, C.EVALUATION_SIGN, site.id, on=timezone.localdate() + timedelta(1))
+    assert not user_can(user, C.EVALUATION_SIGN, site.id, on=today + timedelta(1))
+
+
+def test_credentials_are_checked_on_each_sites_local_date(
+    make_user: Callable[..., User], site: Clinic, other_site: Clinic
+) -> None:
+    # UTC-11 and UTC+14: the two sites' local dates differ at every hour.
+    Clinic.objects.filter(pk=site.pk).update(time_zone="Pacific/Pago_Pago")
+    Clinic.objects.filter(pk=other_site.pk).update(time_zone="Pacific/Kiritimati")
+    behind = local_today("Pacific/Pago_Pago")
+    assert local_today("Pacific/Kiritimati") > behind
+    user = make_user("p9", site, Role.PRESCRIBER, licence_expires=behind, dea_expires=behind)
+    Membership.objects.create(user=user, clinic=other_site, role=Role.PRESCRIBER)
+    forget_grants(user)
+    assert user_can(user, C.COURSE_ORDER, site.id)
+    assert not user_can(user, C.COURSE_ORDER, other_site.id)
+    assert clinics_where(user, C.COURSE_ORDER) == {site.id}
+    assert user_can_anywhere(user, C.COURSE_ORDER)
+    assert denial_reason(user, C.COURSE_ORDER, other_site.id) == (
+        "Your licence, DEA registration is missing or expired, so you cannot: "
+        f"{C.COURSE_ORDER.label.lower()}."
+    )
 
 
 def test_missing_licence_number_counts_as_no_licence(
@@ -111,9 +137,9 @@ def test_missing_licence_number_counts_as_no_licence(
 
 
 def test_expired_dea_removes_course_order_only(
-    make_user: Callable[..., User], site: Clinic
+    make_user: Callable[..., User], site: Clinic, yesterday: date
 ) -> None:
-    user = make_user("p4", site, Role.PRESCRIBER, dea_expires=YESTERDAY)
+    user = make_user("p4", site, Role.PRESCRIBER, dea_expires=yesterday)
     assert not user_can(user, C.COURSE_ORDER, site.id)
     assert user_can(user, C.EVALUATION_SIGN, site.id)
     assert user_can(user, C.PATIENT_READ, site.id)
@@ -126,9 +152,9 @@ def test_missing_dea_removes_course_order(make_user: Callable[..., User], site: 
 
 
 def test_expired_acls_removes_session_documenting_from_a_nurse(
-    make_user: Callable[..., User], site: Clinic
+    make_user: Callable[..., User], site: Clinic, yesterday: date
 ) -> None:
-    user = make_user("n1", site, Role.NURSE, licence_type="RN", acls_expires=YESTERDAY)
+    user = make_user("n1", site, Role.NURSE, licence_type="RN", acls_expires=yesterday)
     assert not user_can(user, C.SESSION_DOCUMENT, site.id)
     assert user_can(user, C.PATIENT_READ, site.id)
     assert user_can(user, C.LEDGER_HANDLE, site.id)
@@ -136,16 +162,16 @@ def test_expired_acls_removes_session_documenting_from_a_nurse(
 
 
 def test_expired_credentials_do_not_touch_roles_without_clinical_actions(
-    make_user: Callable[..., User], site: Clinic
+    make_user: Callable[..., User], site: Clinic, yesterday: date
 ) -> None:
     user = make_user(
         "priv",
         site,
         Role.PRIVACY_OFFICER,
         licence_number="",
-        licence_expires=YESTERDAY,
-        dea_expires=YESTERDAY,
-        acls_expires=YESTERDAY,
+        licence_expires=yesterday,
+        dea_expires=yesterday,
+        acls_expires=yesterday,
     )
     assert user_can(user, C.AUDIT_READ, site.id)
     assert user_can(user, C.PATIENT_READ, site.id)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from ketapath.accounts.models import ApiToken, Membership, Role, User
 from ketapath.accounts.services import api_token_issue
@@ -21,6 +20,7 @@ from ketapath.accounts.staff_views import (
 )
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic
+from ketapath.core.timeutils import local_today
 from ketapath.core.validators import MESSAGE_DEA_CHECK, MESSAGE_NPI
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_superusers_are_not_managed_here(
 def test_list_shows_roles_and_credential_badges_by_word(
     client_for: ClientFor, site: Clinic, clinic_admin: User, make_user: Callable[..., User]
 ) -> None:
-    today = timezone.localdate()
+    today = local_today(site.time_zone)
     make_user(
         "expiring",
         site,

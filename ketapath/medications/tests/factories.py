@@ -4,23 +4,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.utils import timezone
-
 from ketapath.accounts.models import User
 from ketapath.clinics.models import Clinic
+from ketapath.core.timeutils import local_today
 from ketapath.medications.models import Medication
 from ketapath.medications.services import medication_add
 from ketapath.patients.models import Patient
 
 
-def days_ago(n: int) -> date:
-    return timezone.localdate() - timedelta(days=n + 1)
+def days_ago(clinic: Clinic, n: int) -> date:
+    """The clinic's local date ``n`` days before its today."""
+    return local_today(clinic.time_zone) - timedelta(days=n)
 
 
 def add(user: User, patient: Patient, clinic: Clinic, drug: str, **fields: Any) -> Medication:
     data: dict[str, Any] = {
         "drug_name": drug,
-        "start_date": days_ago(30),
+        "start_date": days_ago(clinic, 30),
         "prescriber": "Dr. Outside",
     }
     data.update(

@@ -8,12 +8,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic
 from ketapath.core.api import MESSAGE_UNAUTHENTICATED
+from ketapath.core.timeutils import local_today
 from ketapath.medications import services
 from ketapath.medications.catalogue import FACTOR_SET
 from ketapath.medications.models import MmeSnapshot
@@ -77,9 +77,8 @@ def test_list_active_by_default_and_include_stopped(
 ) -> None:
     med = oxycodone(nurse, patient, site)
     add(nurse, patient, site, "Lamictal 100 mg", ingredient="lamotrigine")
-    services.medication_stop(
-        user=nurse, medication=med, clinic=site, stop_date=timezone.localdate()
-    )
+    today = local_today(site.time_zone)
+    services.medication_stop(user=nurse, medication=med, clinic=site, stop_date=today)
     client = api_client(nurse)
     active = client.get(meds_url(patient)).json()
     assert active["count"] == 1 and active["items"][0]["ingredient"] == "lamotrigine"
@@ -87,7 +86,7 @@ def test_list_active_by_default_and_include_stopped(
     everything = client.get(meds_url(patient) + "?include_stopped=true").json()
     assert everything["count"] == 2
     stopped = next(i for i in everything["items"] if i["id"] == str(med.id))
-    assert stopped["active"] is False and stopped["stop_date"] == str(timezone.localdate())
+    assert stopped["active"] is False and stopped["stop_date"] == str(today)
 
 
 def test_patch_stops_and_edits(
@@ -98,7 +97,8 @@ def test_patch_stops_and_edits(
     url = f"{meds_url(patient)}/{med.id}"
     edited = patch(client, url, {"doses_per_day": 3})
     assert edited.status_code == 200 and edited.json()["daily_mme"] == 45
-    stopped = patch(client, url, {"stop_date": str(timezone.localdate()), "stop_reason": "taper"})
+    today = local_today(site.time_zone)
+    stopped = patch(client, url, {"stop_date": str(today), "stop_reason": "taper"})
     assert stopped.status_code == 200 and stopped.json()["active"] is False
     triggers = list(
         MmeSnapshot.objects.filter(patient=patient)

@@ -12,6 +12,7 @@ from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic, ClinicPolicy
 from ketapath.core.errors import Conflict, Forbidden, InvalidInput
+from ketapath.core.timeutils import local_today
 from ketapath.medications import selectors, services
 from ketapath.medications.catalogue import FACTOR_SET
 from ketapath.medications.models import Medication, MmeSnapshot, PdmpCheck
@@ -62,7 +63,11 @@ def test_every_change_writes_a_snapshot(nurse: User, patient: Patient, site: Cli
         user=nurse, medication=med, clinic=site, data={"doses_per_day": Decimal(3)}
     )
     services.medication_stop(
-        user=nurse, medication=med, clinic=site, stop_date=timezone.localdate(), reason="tapered"
+        user=nurse,
+        medication=med,
+        clinic=site,
+        stop_date=local_today(site.time_zone),
+        reason="tapered",
     )
     snaps = list(MmeSnapshot.objects.filter(patient=patient).order_by("computed_at", "created_at"))
     assert [(s.trigger, s.total_mme) for s in snaps] == [
@@ -192,11 +197,11 @@ def test_opioid_needs_exactly_one_dose_unit_in_the_database(
 def test_stopping_twice_conflicts(prescriber: User, patient: Patient, site: Clinic) -> None:
     med = oxycodone(prescriber, patient, site)
     services.medication_stop(
-        user=prescriber, medication=med, clinic=site, stop_date=timezone.localdate()
+        user=prescriber, medication=med, clinic=site, stop_date=local_today(site.time_zone)
     )
     with pytest.raises(Conflict):
         services.medication_stop(
-            user=prescriber, medication=med, clinic=site, stop_date=timezone.localdate()
+            user=prescriber, medication=med, clinic=site, stop_date=local_today(site.time_zone)
         )
 
 
@@ -237,7 +242,7 @@ def test_future_start_and_bad_rxnorm_refused(
             "Lamictal",
             ingredient="lamotrigine",
             rxnorm_ingredient="abc",
-            start_date=timezone.localdate() + timedelta(days=5),
+            start_date=local_today(site.time_zone) + timedelta(days=5),
         )
     assert rules_of(exc) == {
         "rxnorm_ingredient": services.MESSAGE_RXNORM_FORMAT,
@@ -259,7 +264,7 @@ def test_roles_without_clinical_write_are_refused(
 
 def test_writes_are_audited(nurse: User, patient: Patient, site: Clinic) -> None:
     med = oxycodone(nurse, patient, site)
-    services.medication_stop(user=nurse, medication=med, clinic=site, stop_date=days_ago(0))
+    services.medication_stop(user=nurse, medication=med, clinic=site, stop_date=days_ago(site, 0))
     check = services.pdmp_check_record(
         user=nurse, patient=patient, clinic=site, state="co", result="no_concerns", note=" ok "
     )

@@ -8,12 +8,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic, ClinicPolicy
 from ketapath.core.forms import MESSAGE_CONFIRM_REQUIRED
+from ketapath.core.timeutils import local_today
 from ketapath.medications import services
 from ketapath.medications.models import Medication, MmeSnapshot, PdmpCheck
 from ketapath.medications.rules import NALOXONE_PROMPT, REASON_OPIOID_BENZODIAZEPINE
@@ -76,7 +76,11 @@ def test_stopped_shown_on_request(
 ) -> None:
     med = oxycodone(nurse, patient, site)
     services.medication_stop(
-        user=nurse, medication=med, clinic=site, stop_date=timezone.localdate(), reason="tapered"
+        user=nurse,
+        medication=med,
+        clinic=site,
+        stop_date=local_today(site.time_zone),
+        reason="tapered",
     )
     client = client_for(nurse)
     url = reverse("medications:list", args=[patient.id])
@@ -97,7 +101,7 @@ def test_add_medication_page(
             "opioid_key": "fentanyl-transdermal",
             "dose_mcg_per_hr": "25",
             "route": "transdermal",
-            "start_date": str(timezone.localdate() - timedelta(days=3)),
+            "start_date": str(local_today(site.time_zone) - timedelta(days=3)),
             "prescriber": "Dr. Pain",
         },
     )
@@ -108,8 +112,9 @@ def test_add_medication_page(
 
 
 def test_add_medication_errors_beside_fields(
-    client_for: ClientFor, prescriber: User, patient: Patient
+    client_for: ClientFor, prescriber: User, patient: Patient, site: Clinic
 ) -> None:
+    today = local_today(site.time_zone)
     response = client_for(prescriber).post(
         reverse("medications:new", args=[patient.id]),
         {
@@ -117,8 +122,8 @@ def test_add_medication_errors_beside_fields(
             "opioid_key": "oxycodone",
             "dose_mg": "10",
             "route": "oral",
-            "start_date": str(timezone.localdate()),
-            "stop_date": str(timezone.localdate() - timedelta(days=2)),
+            "start_date": str(today),
+            "stop_date": str(today - timedelta(days=2)),
             "prescriber": "Dr. X",
         },
     )
@@ -133,15 +138,16 @@ def test_stop_needs_confirmation(
     client_for: ClientFor, nurse: User, patient: Patient, site: Clinic
 ) -> None:
     med = oxycodone(nurse, patient, site)
+    today = local_today(site.time_zone)
     client = client_for(nurse)
     url = reverse("medications:stop", args=[patient.id, med.id])
     assert client.get(url).status_code == 200
-    unconfirmed = client.post(url, {"stop_date": str(timezone.localdate())})
+    unconfirmed = client.post(url, {"stop_date": str(today)})
     assert MESSAGE_CONFIRM_REQUIRED in unconfirmed.context["form"].errors["confirm"]
-    confirmed = client.post(url, {"stop_date": str(timezone.localdate()), "confirm": "on"})
+    confirmed = client.post(url, {"stop_date": str(today), "confirm": "on"})
     assert confirmed.status_code == 302
     med.refresh_from_db()
-    assert med.stop_date == timezone.localdate()
+    assert med.stop_date == today
     assert MmeSnapshot.objects.filter(trigger="medication_stopped", total_mme=0).exists()
 
 
@@ -217,7 +223,7 @@ def test_list_query_count_does_not_grow(
         m = add(nurse, patient, site, f"Drug {n}", ingredient="diazepam" if n else "lamotrigine")
         if n == 3:
             services.medication_stop(
-                user=nurse, medication=m, clinic=site, stop_date=timezone.localdate()
+                user=nurse, medication=m, clinic=site, stop_date=local_today(site.time_zone)
             )
         services.pdmp_check_record(
             user=nurse, patient=patient, clinic=site, state="IL", result="not_available"

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -55,9 +55,13 @@ def test_post_and_get_observations(api_client: ApiClient, nurse: User, patient: 
     assert listing["count"] == 1
     assert listing["items"][0]["value"] == 97
     assert listing["items"][0]["unit"] == "%"
-    today = timezone.localdate().isoformat()
-    assert client.get(_obs_url(patient), {"date_from": today}).json()["count"] in (0, 3)
-    far = (timezone.localdate() - timedelta(days=30)).isoformat()
+    # Date filters are the site's local dates, the date taken_at shows with its offset.
+    taken_on = datetime.fromisoformat(body["items"][0]["taken_at"]).date()
+    assert client.get(_obs_url(patient), {"date_from": taken_on.isoformat()}).json()["count"] == 3
+    assert client.get(_obs_url(patient), {"date_to": taken_on.isoformat()}).json()["count"] == 3
+    after = (taken_on + timedelta(days=1)).isoformat()
+    assert client.get(_obs_url(patient), {"date_from": after}).json()["count"] == 0
+    far = (taken_on - timedelta(days=30)).isoformat()
     assert client.get(_obs_url(patient), {"date_to": far}).json()["count"] == 0
     assert AuditEvent.objects.filter(
         patient_id=patient.id, action=AuditEvent.Action.READ, outcome="success"

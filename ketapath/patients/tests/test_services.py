@@ -6,6 +6,7 @@ from django.utils import timezone
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import ClinicPolicy
 from ketapath.core.errors import Conflict, Forbidden, InvalidInput
+from ketapath.core.timeutils import local_today
 from ketapath.core.validators import MESSAGE_PHONE
 from ketapath.patients import services
 from ketapath.patients.models import Consent, ConsentKind, Enrolment, Patient
@@ -111,7 +112,10 @@ def test_duplicate_at_another_organisations_site_is_not_visible(
         **{k: v for k, v in VALID.items() if k not in {"phone", "email"}},
     )
     Enrolment.objects.create(
-        patient=other, clinic=other_site, since=date.today(), enrolled_by=other_clinic_nurse
+        patient=other,
+        clinic=other_site,
+        since=local_today(other_site.time_zone),
+        enrolled_by=other_clinic_nurse,
     )
     patient = services.patient_create(user=front_desk, clinic=site, data=VALID)
     assert patient.id != other.id

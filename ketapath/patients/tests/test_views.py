@@ -2,9 +2,9 @@ from datetime import UTC, date, timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from ketapath.audit.models import AuditEvent
+from ketapath.core.timeutils import local_today
 from ketapath.patients import services
 from ketapath.patients.models import Consent, ConsentKind, Escort, Patient
 
@@ -130,7 +130,7 @@ def test_register_patient(client_for, front_desk, site):
 
 def test_register_bad_input_shows_errors_beside_fields(client_for, front_desk, site):
     client = client_for(front_desk)
-    future = (timezone.localdate() + timedelta(days=3)).isoformat()
+    future = (local_today(site.time_zone) + timedelta(days=3)).isoformat()
     response = client.post(
         reverse("patients:new"),
         form_for(site, birth_date=future, phone="not a phone", given_name="x" * 81),
@@ -247,8 +247,9 @@ def test_birth_date_age_shown(client_for, nurse, make_patient):
 
 
 def test_consent_forms_pages(
-    client, client_for, director, nurse, other_clinic_nurse, consent_documents
+    client, client_for, director, nurse, other_clinic_nurse, consent_documents, site
 ):
+    today = local_today(site.time_zone)  # the director's site, whose date the page uses
     doc = consent_documents[ConsentKind.KETAMINE_TREATMENT]
     assert client.get(reverse("patients:consent_documents")).status_code == 302
     nurse_client = client_for(nurse)
@@ -265,7 +266,7 @@ def test_consent_forms_pages(
             "kind": "ketamine_treatment",
             "title": "T",
             "body": "B",
-            "effective_from": (timezone.localdate() - timedelta(days=1)).isoformat(),
+            "effective_from": (today - timedelta(days=1)).isoformat(),
         },
     )
     assert services.MESSAGE_EFFECTIVE_PAST in past.context["form"].errors["effective_from"]
@@ -275,7 +276,7 @@ def test_consent_forms_pages(
             "kind": "ketamine_treatment",
             "title": "Treatment consent",
             "body": "New text",
-            "effective_from": timezone.localdate().isoformat(),
+            "effective_from": today.isoformat(),
         },
     )
     assert published.status_code == 302

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from ketapath.accounts.models import Role, User
 from ketapath.clinics.models import Clinic
 from ketapath.conftest import PASSWORD
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import Formulation, Substance, Vial
 
@@ -99,7 +99,7 @@ def make_vials(
                 ndc="11111-222-33",
                 product="Ketamine HCl injection, multi-dose vial",
                 lot=lot or f"LOT{counter['n']:03d}",
-                expiry=expiry or timezone.localdate() + timedelta(days=365),
+                expiry=expiry or local_today((clinic or site).time_zone) + timedelta(days=365),
                 volume_ml=Decimal(str(volume_ml)),
                 vials=n,
                 supplier="Test Wholesale Inc.",

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ketapath.accounts.models import User
 from ketapath.clinics.models import Clinic
 from ketapath.conftest import PASSWORD
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import LedgerEntry, Vial
 
@@ -43,7 +44,7 @@ def receive_vials(
             ndc="0409-2051-05",
             product=f"{substance.title()} HCl injection {mg_per_ml} mg/mL",
             lot=lot,
-            expiry=timezone.localdate() + timedelta(days=365),
+            expiry=local_today(clinic.time_zone) + timedelta(days=365),
             volume_ml=Decimal(volume_ml),
             vials=n,
             supplier="Acme Wholesale",
@@ -63,7 +64,7 @@ def open_vial(*, user: User, vial: Vial, ml: str = "2") -> Vial:
 def expire_and_quarantine(vial: Vial, expired_on: date | None = None) -> Vial:
     """A vial whose lot expired: set aside in quarantine, balance kept."""
     Vial.objects.filter(pk=vial.pk).update(
-        expiry=expired_on or timezone.localdate() - timedelta(days=2)
+        expiry=expired_on or local_today(vial.clinic.time_zone) - timedelta(days=2)
     )
     ledger.quarantine_unusable(clinic=vial.clinic)
     return Vial.objects.get(pk=vial.pk)

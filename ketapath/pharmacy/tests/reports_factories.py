@@ -41,7 +41,7 @@ def receive_at(
             ndc="11111-222-33",
             product="Ketamine HCl injection, multi-dose vial",
             lot=lot,
-            expiry=timezone.localdate() + timedelta(days=365),
+            expiry=local_today(clinic.time_zone) + timedelta(days=365),
             volume_ml=D(volume_ml),
             vials=n,
             supplier="Test Wholesale Inc.",

@@ -19,6 +19,7 @@ from ketapath.accounts.models import User
 from ketapath.accounts.services import MESSAGE_CO_SIGN_SELF
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import Formulation, LedgerEntry, Receipt, Vial
 from ketapath.pharmacy.tests.conftest import co_sign
@@ -54,7 +55,7 @@ def delivery(
         "ndc": "11111-222-33",
         "product": "Ketamine HCl injection, multi-dose vial",
         "lot": "K2401",
-        "expiry": (timezone.localdate() + timedelta(days=300)).isoformat(),
+        "expiry": (local_today(clinic.time_zone) + timedelta(days=300)).isoformat(),
         "volume_ml": 10,
         "vials": 3,
         "supplier": "Test Wholesale Inc.",
@@ -272,7 +273,7 @@ def test_receive_refuses_a_bad_second_person(
     site: Clinic,
 ) -> None:
     lapsed = make_user(
-        "lapsed", site, "nurse", licence_expires=timezone.localdate() - timedelta(days=1)
+        "lapsed", site, "nurse", licence_expires=local_today(site.time_zone) - timedelta(days=1)
     )
     cosign: Any = {
         "self": co_sign(nurse),
@@ -296,7 +297,7 @@ def test_receive_checks_the_delivery(
         site,
         formulation,
         second_nurse,
-        expiry=(timezone.localdate() - timedelta(days=1)).isoformat(),
+        expiry=(local_today(site.time_zone) - timedelta(days=1)).isoformat(),
     )
     response = post(client, "/vials", expired)
     assert response.status_code == 422 and fields(response) == ["expiry"]
@@ -356,7 +357,8 @@ def test_draw_for_a_session(
 def test_draw_from_an_expired_vial_is_409_naming_it_and_quarantines_it(
     api_client: ApiClient, nurse: User, vial: Vial, session_id: uuid.UUID
 ) -> None:
-    Vial.objects.filter(pk=vial.pk).update(expiry=timezone.localdate() - timedelta(days=3))
+    expired = local_today(vial.clinic.time_zone) - timedelta(days=3)
+    Vial.objects.filter(pk=vial.pk).update(expiry=expired)
     body = {"vial": str(vial.id), "ml": 1, "session": str(session_id)}
     response = post(api_client(nurse), "/draws", body)
     assert response.status_code == 409, response.content
@@ -498,7 +500,7 @@ def test_waste_refuses_a_witness_who_may_not_witness(
     site: Clinic,
 ) -> None:
     lapsed = make_user(
-        "lapsed", site, "nurse", licence_expires=timezone.localdate() - timedelta(days=1)
+        "lapsed", site, "nurse", licence_expires=local_today(site.time_zone) - timedelta(days=1)
     )
     cosign = {
         "front_desk": co_sign(front_desk),

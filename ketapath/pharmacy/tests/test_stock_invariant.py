@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from ketapath.accounts.models import User
 from ketapath.clinics.models import Clinic
 from ketapath.core.errors import ApplicationError
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger, losses, stocktake
 from ketapath.pharmacy.models import Formulation, Investigation, LedgerEntry, Receipt, Vial
 
@@ -104,7 +105,7 @@ def _apply(
                 ndc="11111-222-33",
                 product="Test product",
                 lot="L1",
-                expiry=timezone.localdate() + timedelta(days=365),
+                expiry=local_today(site.time_zone) + timedelta(days=365),
                 volume_ml=Decimal(b),
                 vials=a,
                 supplier="Supplier",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ketapath.accounts.models import Role, User
 from ketapath.clinics.models import Clinic
 from ketapath.core.errors import Conflict, Forbidden, InvalidInput
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import MESSAGE_APPEND_ONLY, Formulation, LedgerEntry, Receipt, Vial
 
@@ -28,7 +29,7 @@ def _delivery(formulation: Formulation, **changes: Any) -> ledger.Delivery:
         "ndc": "11111-222-33",
         "product": "Ketamine HCl injection",
         "lot": "A1",
-        "expiry": timezone.localdate() + timedelta(days=200),
+        "expiry": local_today(formulation.clinic.time_zone) + timedelta(days=200),
         "volume_ml": Decimal("10"),
         "vials": 2,
         "supplier": "Supplier",
@@ -44,7 +45,8 @@ def _delivery(formulation: Formulation, **changes: Any) -> ledger.Delivery:
 def test_an_expired_vial_is_refused_by_name_and_quarantined(
     vial: Vial, nurse: User, session_id: Any
 ) -> None:
-    Vial.objects.filter(pk=vial.pk).update(expiry=timezone.localdate() - timedelta(days=1))
+    yesterday = local_today(vial.clinic.time_zone) - timedelta(days=1)
+    Vial.objects.filter(pk=vial.pk).update(expiry=yesterday)
     vial.refresh_from_db()
     with pytest.raises(Conflict) as caught:
         ledger.draw(user=nurse, vial=vial, ml="1", session_id=session_id)
@@ -62,7 +64,7 @@ def test_a_vial_is_usable_to_the_end_of_its_expiry_day(
     vial: Vial, nurse: User, session_id: Any, site: Clinic
 ) -> None:
     zone = ZoneInfo(site.time_zone)
-    expiry = timezone.localdate() + timedelta(days=3)
+    expiry = local_today(site.time_zone) + timedelta(days=3)
     Vial.objects.filter(pk=vial.pk).update(expiry=expiry)
     vial.refresh_from_db()
     late_evening = datetime.combine(expiry, time(23, 30), tzinfo=zone)
@@ -124,7 +126,8 @@ def test_quarantine_needs_a_reason_and_the_ledger_capability(
 
 def test_quarantine_unusable_moves_expired_stock(make_vials: Callable[..., list[Vial]]) -> None:
     old, fresh = make_vials(2)
-    Vial.objects.filter(pk=old.pk).update(expiry=timezone.localdate() - timedelta(days=2))
+    expired = local_today(old.clinic.time_zone) - timedelta(days=2)
+    Vial.objects.filter(pk=old.pk).update(expiry=expired)
     assert ledger.quarantine_unusable() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()
@@ -142,7 +145,7 @@ def unlicensed_nurse(make_user: Callable[..., User], site: Clinic) -> User:
         site,
         Role.NURSE,
         licence_type="RN",
-        licence_expires=timezone.localdate() - timedelta(days=1),
+        licence_expires=local_today(site.time_zone) - timedelta(days=1),
     )
 
 

@@ -14,12 +14,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic
 from ketapath.conftest import PASSWORD
+from ketapath.core.timeutils import local_today
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import Formulation, LedgerEntry, Receipt, Vial
 
@@ -142,7 +142,9 @@ def test_stock_page_totals_and_vials(
     vials = make_vials(3)
     ledger.draw(user=nurse, vial=vials[0], ml="2.5", session_id=session_id)
     ledger.quarantine(user=nurse, vial=vials[2], reason="Cracked vial neck")
-    Vial.objects.filter(pk=vials[1].pk).update(expiry=timezone.localdate() - timedelta(days=1))
+    Vial.objects.filter(pk=vials[1].pk).update(
+        expiry=local_today(vials[1].clinic.time_zone) - timedelta(days=1)
+    )
     page = _text(client_for(nurse).get(reverse("pharmacy:stock")))
     # Usable: 7.5 + 10 mL = 875 mg; quarantined 10 mL = 500 mg; total 27.5 mL = 1375 mg.
     assert "875.00 mg" in page and "17.50 mL" in page
@@ -200,7 +202,7 @@ def _delivery(formulation: Formulation, witness: User, **changes: Any) -> dict[s
         "ndc": "11111-222-33",
         "product": "Ketamine HCl injection, multi-dose vial",
         "lot": "K2402",
-        "expiry": (timezone.localdate() + timedelta(days=300)).isoformat(),
+        "expiry": (local_today(formulation.clinic.time_zone) + timedelta(days=300)).isoformat(),
         "volume_ml": "10",
         "vials": "2",
         "supplier": "Test Wholesale Inc.",

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ketapath.clinics.models import Clinic
+from ketapath.core.timeutils import local_today
 from ketapath.patients.models import Patient
 from ketapath.portal.models import PatientLink
 from ketapath.portal.services import link_create
@@ -31,15 +32,16 @@ def _fresh_rate_limits() -> Iterator[None]:
 @pytest.fixture
 def make_link(site: Clinic, patient: Patient) -> Callable[..., tuple[PatientLink, str]]:
     def make(purpose: str = "questionnaires", **fields: Any) -> tuple[PatientLink, str]:
+        clinic = fields.pop("clinic", site)
         if purpose == "questionnaires":
             fields.setdefault("instruments", ["phq-9"])
             fields.setdefault("context", "pre_session")
             fields.setdefault("context_id", CONTEXT_ID)
         else:
-            fields.setdefault("day", timezone.localdate())
+            fields.setdefault("day", local_today(clinic.time_zone))
         return link_create(
             patient=fields.pop("patient", patient),
-            clinic=fields.pop("clinic", site),
+            clinic=clinic,
             purpose=purpose,
             **fields,
         )

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
+from ketapath.core.timeutils import local_today
 from ketapath.observations.models import DiaryEntry, SafetyAlert
 from ketapath.portal import access, texts
 from ketapath.portal.services import MESSAGE_ANSWER_ALL, MESSAGE_PAIN, MESSAGE_RESCUE
@@ -218,8 +218,8 @@ def test_diary_link_from_start_to_thanks(diary_link, patient):
     assert texts.THANK_YOU_TITLE in client.get(f"/p/{raw}/done/").content.decode()
 
 
-def test_diary_for_an_earlier_day_names_that_day(make_link):
-    day = timezone.localdate() - timedelta(days=2)
+def test_diary_for_an_earlier_day_names_that_day(make_link, site):
+    day = local_today(site.time_zone) - timedelta(days=2)
     _, raw = make_link("diary", day=day)
     client = verified_client(raw)
     html = client.get(f"/p/{raw}/answer/").content.decode()

@@ -19,6 +19,7 @@ from ketapath.accounts.models import User
 from ketapath.audit.models import AuditEvent
 from ketapath.clinics.models import Clinic, Room
 from ketapath.core.errors import Forbidden
+from ketapath.core.timeutils import local_today
 from ketapath.notifications.privacy import privacy_problems
 from ketapath.patients.models import ConsentDocument, ConsentKind, Enrolment, Patient
 from ketapath.patients.services import consent_record
@@ -181,7 +182,10 @@ def world(
     }
     # The patient is also seen at the other site: not in the feed made at this one.
     Enrolment.objects.create(
-        patient=patient, clinic=other_site, since=timezone.localdate(), enrolled_by=nurse
+        patient=patient,
+        clinic=other_site,
+        since=local_today(other_site.time_zone),
+        enrolled_by=nurse,
     )
     elsewhere = visit(
         clinic=other_site,

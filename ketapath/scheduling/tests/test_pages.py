@@ -18,6 +18,7 @@ from django.utils.html import escape
 
 from ketapath.accounts.models import User
 from ketapath.clinics.models import Clinic, Room
+from ketapath.core.timeutils import local_today
 from ketapath.patients.models import ConsentDocument, ConsentKind, Patient
 from ketapath.patients.services import consent_record, consent_withdraw
 from ketapath.scheduling import booking, rules, services
@@ -313,7 +314,7 @@ def test_day_calendar_query_count_does_not_grow_with_appointments(
     make_patient: Callable[..., Patient],
 ) -> None:
     rota(nurse, prescriber, clinic=site)
-    day = timezone.localdate() + timedelta(days=7)
+    day = local_today(site.time_zone) + timedelta(days=7)
     while day.weekday() >= 5:
         day += timedelta(days=1)
     zone = ZoneInfo(site.time_zone)
@@ -435,7 +436,7 @@ def test_refusals_name_the_clinician_not_an_id(
     client_for: ClientFor, front_desk: User, therapist: User, patient: Patient, site: Clinic
 ) -> None:
     consult = Room.objects.create(clinic=site, name="Consult 1", kind="consult")
-    day = timezone.localdate() + timedelta(days=14)
+    day = local_today(site.time_zone) + timedelta(days=14)
     response = client_for(front_desk).post(
         reverse("scheduling:patient_appointments", args=[patient.id]),
         {
@@ -462,7 +463,7 @@ def test_booking_a_single_visit(
     site: Clinic,
 ) -> None:
     consult = Room.objects.create(clinic=site, name="Consult 1", kind="consult")
-    day = timezone.localdate() + timedelta(days=14)
+    day = local_today(site.time_zone) + timedelta(days=14)
     while day.weekday() >= 5:
         day += timedelta(days=1)
     response = client_for(front_desk).post(
@@ -587,6 +588,11 @@ def test_check_in_and_undo_from_the_list(
 ) -> None:
     client = client_for(front_desk)
     a = booked[0]
+    # The patient arrives on the day: the session starts now.
+    now = timezone.now()
+    Appointment.objects.filter(pk=a.pk).update(
+        starts_at=now, ends_at=now + (a.ends_at - a.starts_at)
+    )
     back = reverse("scheduling:patient_appointments", args=[a.patient_id])
     response = client.post(reverse("scheduling:check_in", args=[a.id]), {"next": back})
     assert response.status_code == 302 and response["Location"] == back

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ketapath.accounts.models import User
 from ketapath.core.errors import Conflict, Forbidden, InvalidInput
+from ketapath.core.timeutils import local_today
 from ketapath.observations.models import Observation
 from ketapath.pharmacy import ledger
 from ketapath.pharmacy.models import LedgerEntry, Vial
@@ -530,7 +531,8 @@ def test_signing_locks_the_note_and_moves_the_last_session_of_the_series(
     completed.refresh_from_db()
     assert completed.status == "signed" and completed.signed_by == prescriber
     assert Course.objects.get(id=completed.course_id).status == "awaiting_reassessment"
-    due = selectors.reassessments_due(clinic=completed.clinic, today=timezone.localdate())
+    today = local_today(completed.clinic.time_zone)
+    due = selectors.reassessments_due(clinic=completed.clinic, today=today)
     assert [r.course.id for r in due] == [completed.course_id]
     assert due[0].due_on - due[0].last_session_on == timedelta(days=7)
     # Immutable: every change is refused.
