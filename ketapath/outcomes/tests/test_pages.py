@@ -25,6 +25,21 @@ pytestmark = pytest.mark.django_db
 Login = Callable[[User], Client]
 
 
+def another_course(like: Course, patient: Patient, **fields: str) -> Course:
+    """A course for ``patient`` ordered as ``like`` was (rows only)."""
+    return Course.objects.create(
+        patient=patient,
+        clinic=like.clinic,
+        evaluation=like.evaluation,
+        protocol=like.protocol,
+        pathway=like.pathway,
+        ordered_mg_per_kg=like.ordered_mg_per_kg,
+        ordered_by=like.ordered_by,
+        ordered_at=like.ordered_at,
+        **fields,
+    )
+
+
 @pytest.fixture
 def reassessed(series: Callable[..., Course]) -> Course:
     course = series()
@@ -179,16 +194,7 @@ def test_dashboard_query_count_is_constant(
         client.get(reverse("outcomes:dashboard"))
     for n in range(4):
         patient = make_patient(given_name=f"More{n}")
-        course = Course.objects.create(
-            patient=patient,
-            clinic=reassessed.clinic,
-            evaluation=reassessed.evaluation,
-            protocol=reassessed.protocol,
-            pathway=reassessed.pathway,
-            ordered_mg_per_kg=reassessed.ordered_mg_per_kg,
-            ordered_by=prescriber,
-            ordered_at=reassessed.ordered_at,
-        )
+        course = another_course(reassessed, patient)
         dose(course, T0 + timedelta(days=n), nurse=nurse, prescriber=prescriber)
         respond(patient, "pain-nrs", 6, T0 - timedelta(days=2))
     with CaptureQueriesContext(connection) as many:
@@ -280,17 +286,7 @@ def test_due_list_query_count_is_constant(
         client.get(reverse("outcomes:due"))
     for n in range(4):
         patient = make_patient(given_name=f"Due{n}")
-        course = Course.objects.create(
-            patient=patient,
-            clinic=first.clinic,
-            evaluation=first.evaluation,
-            protocol=first.protocol,
-            pathway=first.pathway,
-            ordered_mg_per_kg=first.ordered_mg_per_kg,
-            ordered_by=prescriber,
-            ordered_at=first.ordered_at,
-            status=Course.Status.AWAITING_REASSESSMENT,
-        )
+        course = another_course(first, patient, status=Course.Status.AWAITING_REASSESSMENT)
         dose(course, T0 + timedelta(days=n), nurse=nurse, prescriber=prescriber)
     with CaptureQueriesContext(connection) as many:
         page = client.get(reverse("outcomes:due"))
