@@ -363,7 +363,9 @@ class DueRow:
 
 def reassessments_due(*, user: User) -> QuerySet[Course]:
     """Courses awaiting reassessment at the sites where the user sees outcomes, the one due
-    first on top; annotated as ``with_measures`` (the window and the reassessment values)."""
+    first on top; annotated as ``with_measures`` (the window and the reassessment values).
+    Read the window and the reassessment only: without each continuation's anchor the
+    baseline annotations are from the course's own first dose, not its initial series'."""
     courses = Course.objects.filter(
         status=Course.Status.AWAITING_REASSESSMENT,
         clinic_id__in=clinics_where(user, Capability.OUTCOMES_READ),
